@@ -1,0 +1,205 @@
+"""Band-limited 2D convolution (cross-correlation, like ``torch.nn.functional.conv2d``).
+
+Shapes: x (N, C, H, W), weight (F, C, kH, kW), bias (F,), output (N, F, H_out, W_out).
+The spectrum is the (Lh, Lw // 2 + 1) rfft2 grid; a kept band is a set of rows (the top ir rows and
+the last ir - 1, contiguous under circular indexing) times the first ic columns (DESIGN.md
+section 4; levels in :mod:`bandts.functional.band`). Kept coefficients are flattened row-major into
+one frequency axis, frequency-major as in 1D: (kept coefficients, rows, columns).
+"""
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from bandts.backends import cmac
+from bandts.functional.band import axis_keep, choose_levels, levels_2d, static_level_2d
+from bandts.functional.dft import complex_dtype, one_sided_weights, phase_matrix
+from bandts.functional.inputs import check_settings, check_tensors
+
+
+class Band2d:
+    """The coefficients kept at one level of an (Lh, Lw // 2 + 1) grid.
+
+    Attributes:
+        rows: int64 row indices (0..ir-1 then Lh-ir+1..Lh-1), signed in ``signed_rows``.
+        n_cols: ic, the first columns kept.
+    """
+
+    def __init__(self, geo_h, geo_w, level: int, device):
+        n_levels = max(geo_h.n_bins, geo_w.n_bins)
+        keep_h = axis_keep(level, geo_h.n_bins, n_levels)
+        self.n_cols = axis_keep(level, geo_w.n_bins, n_levels)
+        lh = geo_h.fft_len
+        signed = [r for r in range(keep_h)] + [r - lh for r in range(max(keep_h, lh - keep_h + 1), lh)]
+        self.signed_rows = torch.tensor(signed, dtype=torch.int64, device=device)
+        self.rows = torch.remainder(self.signed_rows, lh)
+        self.count = len(signed) * self.n_cols
+
+    def gather(self, grid: torch.Tensor) -> torch.Tensor:
+        """(N, C, Lh, >= ic) grid -> (kept, N, C), a new contiguous tensor."""
+        n, c = grid.shape[:2]
+        kept = grid[..., :self.n_cols].index_select(2, self.rows)  # (N, C, rows, ic)
+        return kept.permute(2, 3, 0, 1).reshape(self.count, n, c)
+
+    def scatter(self, kept: torch.Tensor, fft_h: int) -> torch.Tensor:
+        """(kept, N, C) -> (N, C, Lh, ic) grid with zeros outside the band."""
+        _, n, c = kept.shape
+        grid = kept.new_zeros(n, c, fft_h, self.n_cols)
+        grid.index_copy_(2, self.rows, kept.view(len(self.rows), self.n_cols, n, c).permute(2, 3, 0, 1))
+        return grid
+
+
+def filter_spectrum_2d(weight, geo_h, geo_w, band: Band2d, for_input_grad: bool) -> torch.Tensor:
+    """Spectrum of the shifted filter at the kept coefficients.
+
+    Returns:
+        conj(W') as (kept, C, F) for the forward pass, or W' as (kept, F, C) for the input gradient.
+    """
+    sign = -1 if for_input_grad else 1
+    dtype = complex_dtype(weight.dtype)
+    rows = phase_matrix(band.signed_rows, geo_h.kernel, geo_h.pad_left, geo_h.fft_len, sign, dtype)
+    cols = phase_matrix(torch.arange(band.n_cols, device=weight.device), geo_w.kernel,
+                        geo_w.pad_left, geo_w.fft_len, sign, dtype)
+    taps = weight.permute(2, 3, 0, 1) if for_input_grad else weight.permute(2, 3, 1, 0)
+    kh, kw = taps.shape[:2]
+    flat = taps.reshape(kh, -1)
+    by_row = torch.complex(rows.real @ flat, rows.imag @ flat).view(-1, kw, flat.shape[1] // kw)
+    spectrum = torch.matmul(cols, by_row)  # (rows, ic, C*F)
+    return spectrum.reshape(band.count, *taps.shape[2:])
+
+
+def filter_taps_2d(spectrum: torch.Tensor, geo_h, geo_w, band: Band2d) -> torch.Tensor:
+    """Inverse of :func:`filter_spectrum_2d` on the taps: (kept, F, C) -> (F, C, kH, kW)."""
+    _, n_out, n_in = spectrum.shape
+    col_bins = torch.arange(band.n_cols, device=spectrum.device)
+    rows = phase_matrix(band.signed_rows, geo_h.kernel, geo_h.pad_left, geo_h.fft_len, 1, spectrum.dtype)
+    cols = phase_matrix(col_bins, geo_w.kernel, geo_w.pad_left, geo_w.fft_len, 1, spectrum.dtype)
+    weights = one_sided_weights(col_bins, geo_w.fft_len, rows.real.dtype)
+    cols = cols * (weights / (geo_h.fft_len * geo_w.fft_len))[:, None]
+    grid = spectrum.reshape(len(band.rows), band.n_cols, -1)
+    by_col = torch.matmul(cols.T, grid)  # (rows, kW, F*C)
+    taps = torch.matmul(rows.T, by_col.reshape(len(band.rows), -1)).real  # (kH, kW*F*C)
+    return taps.reshape(geo_h.kernel, geo_w.kernel, n_out, n_in).permute(2, 3, 0, 1)
+
+
+def _inverse(kept_spectrum, band, geo_h, geo_w, size_h, size_w, stride_h=1, stride_w=1):
+    """(kept, N, C) -> spatial (N, C, size_h, size_w) taken every stride from the origin."""
+    grid = torch.fft.ifft(band.scatter(kept_spectrum, geo_h.fft_len), dim=2)
+    spatial = torch.fft.irfft(grid, n=geo_w.fft_len, dim=3)
+    return spatial[..., :size_h:stride_h, :size_w:stride_w]
+
+
+def _above_cut(per_sample, band_levels):
+    """(kept, N, 1) mask of the coefficients above each sample's own cut."""
+    return (band_levels[:, None] > per_sample[None, :])[..., None]
+
+
+class BandLimitedConv2dFunction(torch.autograd.Function):
+    """Forward and analytic backward of the band-limited 2D convolution.
+
+    Saves for backward only the compressed input spectrum (kept, N, C), the spatial weight and, in
+    the "sample" scope, the (N,) per-sample levels.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geos, band_setting, backend, report):
+        geo_h, geo_w = geos
+        compress_rate, preserve_energy, energy_scope, frozen_cut = band_setting
+        n_levels = max(geo_h.n_bins, geo_w.n_bins)
+        by_col = torch.fft.rfft(x, n=geo_w.fft_len, dim=3)
+        levels = levels_2d(geo_h.fft_len, geo_w.fft_len, x.device)
+
+        def level_power():
+            grid = torch.fft.fft(by_col, n=geo_h.fft_len, dim=2)
+            power = torch.view_as_real(grid).square().sum((1, 4)).flatten(1)  # (N, Lh * Wh)
+            return power.new_zeros(power.shape[0], n_levels + 1).index_add_(
+                1, levels.flatten(), power)[:, 1:]
+
+        level, per_sample = choose_levels(level_power, n_levels, static_level_2d, compress_rate,
+                                          preserve_energy, energy_scope, frozen_cut)
+        band = Band2d(geo_h, geo_w, level, x.device)
+        grid = torch.fft.fft(by_col[..., :band.n_cols], n=geo_h.fft_len, dim=2)
+        del by_col
+        kept = band.gather(grid)  # (kept, N, C), a copy
+        del grid
+        band_levels = levels[band.rows][:, :band.n_cols].reshape(-1)
+        if per_sample is not None:
+            kept.masked_fill_(_above_cut(per_sample, band_levels), 0)
+        product = cmac(kept, filter_spectrum_2d(weight, geo_h, geo_w, band, False), backend=backend)
+        out = _inverse(product, band, geo_h, geo_w, geo_h.full_out_len, geo_w.full_out_len,
+                       geo_h.stride, geo_w.stride)
+        out = out + bias[:, None, None] if bias is not None else out.contiguous()
+        ctx.save_for_backward(kept, weight, per_sample)
+        ctx.geos, ctx.band, ctx.band_levels, ctx.backend = geos, band, band_levels, backend
+        ctx.has_bias = bias is not None
+        report.update(kept_bins=band.count, spectrum_bins=geo_h.fft_len * geo_w.n_bins,
+                      level=level, n_levels=n_levels)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        kept, weight, per_sample = ctx.saved_tensors
+        geo_h, geo_w = ctx.geos
+        band, backend = ctx.band, ctx.backend
+        grad = grad_out
+        if geo_h.stride > 1 or geo_w.stride > 1:
+            grad = grad_out.new_zeros(*grad_out.shape[:2], geo_h.full_out_len, geo_w.full_out_len)
+            grad[..., ::geo_h.stride, ::geo_w.stride] = grad_out
+        by_col = torch.fft.rfft(grad, n=geo_w.fft_len, dim=3)[..., :band.n_cols]
+        grad_spectrum = band.gather(torch.fft.fft(by_col, n=geo_h.fft_len, dim=2))  # (kept, N, F)
+        if per_sample is not None:
+            grad_spectrum.masked_fill_(_above_cut(per_sample, ctx.band_levels), 0)
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            spectrum = cmac(grad_spectrum, filter_spectrum_2d(weight, geo_h, geo_w, band, True),
+                            backend=backend)
+            grad_x = _inverse(spectrum, band, geo_h, geo_w, geo_h.in_len, geo_w.in_len).contiguous()
+        if ctx.needs_input_grad[1]:
+            spectrum = cmac(grad_spectrum.transpose(1, 2), kept, conj_a=True, backend=backend)
+            grad_w = filter_taps_2d(spectrum, geo_h, geo_w, band)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad_out.sum((0, 2, 3))
+        return grad_x, grad_w, grad_b, None, None, None, None
+
+
+def bandlimited_conv2d_report(x, weight, bias=None, stride=1, padding=0, *, compress_rate=0.0,
+                              preserve_energy=1.0, energy_scope="sample", fft_size="minimal",
+                              backend="auto", frozen_cut=None):
+    """:func:`bandlimited_conv2d` that also reports the band it used.
+
+    Returns:
+        (output, report) as :func:`bandts.functional.bandlimited_conv1d_report`.
+    """
+    x, unbatched = check_tensors(x, weight, bias, 2)
+    geos = check_settings(x, weight, stride, padding, compress_rate, preserve_energy,
+                          energy_scope, fft_size, backend, frozen_cut)
+    report = {}
+    band = (compress_rate, preserve_energy, energy_scope, frozen_cut)
+    out = BandLimitedConv2dFunction.apply(x, weight, bias, geos, band, backend, report)
+    return (out.squeeze(0) if unbatched else out), report
+
+
+def bandlimited_conv2d(x, weight, bias=None, stride=1, padding=0, *, compress_rate=0.0,
+                       preserve_energy=1.0, energy_scope="sample", fft_size="minimal",
+                       backend="auto", frozen_cut=None):
+    """Band-limited 2D cross-correlation computed in the frequency domain.
+
+    Equals ``torch.nn.functional.conv2d`` at full band and otherwise an ideal centred low-pass of
+    it (DESIGN.md section 4). Keywords as :func:`bandts.functional.bandlimited_conv1d`, per axis
+    where it applies: stride, padding and fft_size take an int or a pair (padding also "valid" or
+    "same"); a static compress_rate c keeps a centred square of side floor(T * sqrt(1 - c)) of the
+    T = Lw // 2 + 1 one-sided columns (rectangular grids scale each axis); ``frozen_cut`` is a
+    fraction of T.
+
+    Args:
+        x: (N, C, H, W) or (C, H, W); float32 or float64.
+        weight: (F, C, kH, kW).
+        bias: (F,) or None.
+
+    Returns:
+        Tensor of shape (N, F, H_out, W_out).
+    """
+    return bandlimited_conv2d_report(
+        x, weight, bias, stride, padding, compress_rate=compress_rate,
+        preserve_energy=preserve_energy, energy_scope=energy_scope, fft_size=fft_size,
+        backend=backend, frozen_cut=frozen_cut)[0]
