@@ -19,33 +19,48 @@ from bandts.functional.inputs import check_settings, check_tensors
 class Band2d:
     """The coefficients kept at one level of an (Lh, Lw // 2 + 1) grid.
 
+    Kept rows are two contiguous runs, the top ``n_top`` rows (0..ir-1) and the bottom rows
+    ``bottom_start``..Lh-1 (the last ir - 1, fewer where they would overlap the top); kept columns
+    are the first ``n_cols``. Coefficients are flattened row-major, top rows first.
+
     Attributes:
-        rows: int64 row indices (0..ir-1 then Lh-ir+1..Lh-1), signed in ``signed_rows``.
-        n_cols: ic, the first columns kept.
+        signed_rows: int64 row frequencies of the kept rows (bottom rows negative).
+        count: number of kept coefficients.
     """
 
     def __init__(self, geo_h, geo_w, level: int, device):
         n_levels = max(geo_h.n_bins, geo_w.n_bins)
-        keep_h = axis_keep(level, geo_h.n_bins, n_levels)
+        fft_h = geo_h.fft_len
+        self.n_top = axis_keep(level, geo_h.n_bins, n_levels)
+        self.bottom_start = max(self.n_top, fft_h - self.n_top + 1)
         self.n_cols = axis_keep(level, geo_w.n_bins, n_levels)
-        lh = geo_h.fft_len
-        signed = [r for r in range(keep_h)] + [r - lh for r in range(max(keep_h, lh - keep_h + 1), lh)]
-        self.signed_rows = torch.tensor(signed, dtype=torch.int64, device=device)
-        self.rows = torch.remainder(self.signed_rows, lh)
-        self.count = len(signed) * self.n_cols
+        self.fft_h = fft_h
+        rows = list(range(self.n_top)) + list(range(self.bottom_start - fft_h, 0))
+        self.signed_rows = torch.tensor(rows, dtype=torch.int64, device=device)
+        self.count = len(rows) * self.n_cols
 
     def gather(self, grid: torch.Tensor) -> torch.Tensor:
         """(N, C, Lh, >= ic) grid -> (kept, N, C), a new contiguous tensor."""
         n, c = grid.shape[:2]
-        kept = grid[..., :self.n_cols].index_select(2, self.rows)  # (N, C, rows, ic)
-        return kept.permute(2, 3, 0, 1).reshape(self.count, n, c)
+        kept = grid.new_empty(len(self.signed_rows), self.n_cols, n, c)
+        kept[:self.n_top] = grid[:, :, :self.n_top, :self.n_cols].permute(2, 3, 0, 1)
+        kept[self.n_top:] = grid[:, :, self.bottom_start:, :self.n_cols].permute(2, 3, 0, 1)
+        return kept.view(self.count, n, c)
 
-    def scatter(self, kept: torch.Tensor, fft_h: int) -> torch.Tensor:
+    def scatter(self, kept: torch.Tensor) -> torch.Tensor:
         """(kept, N, C) -> (N, C, Lh, ic) grid with zeros outside the band."""
         _, n, c = kept.shape
-        grid = kept.new_zeros(n, c, fft_h, self.n_cols)
-        grid.index_copy_(2, self.rows, kept.view(len(self.rows), self.n_cols, n, c).permute(2, 3, 0, 1))
+        by_row = kept.view(len(self.signed_rows), self.n_cols, n, c).permute(2, 3, 0, 1)
+        grid = kept.new_empty(n, c, self.fft_h, self.n_cols)
+        grid[:, :, :self.n_top] = by_row[:, :, :self.n_top]
+        grid[:, :, self.n_top:self.bottom_start] = 0
+        grid[:, :, self.bottom_start:] = by_row[:, :, self.n_top:]
         return grid
+
+    def levels(self, levels: torch.Tensor) -> torch.Tensor:
+        """The (kept,) levels of the kept coefficients, from the full (Lh, Wh) level grid."""
+        rows = torch.remainder(self.signed_rows, self.fft_h)
+        return levels[rows][:, :self.n_cols].reshape(-1)
 
 
 def filter_spectrum_2d(weight, geo_h, geo_w, band: Band2d, for_input_grad: bool) -> torch.Tensor:
@@ -61,8 +76,8 @@ def filter_spectrum_2d(weight, geo_h, geo_w, band: Band2d, for_input_grad: bool)
                         geo_w.pad_left, geo_w.fft_len, sign, dtype)
     taps = weight.permute(2, 3, 0, 1) if for_input_grad else weight.permute(2, 3, 1, 0)
     kh, kw = taps.shape[:2]
-    flat = taps.reshape(kh, -1)
-    by_row = torch.complex(rows.real @ flat, rows.imag @ flat).view(-1, kw, flat.shape[1] // kw)
+    flat = taps.reshape(kh, -1).to(dtype)
+    by_row = (rows @ flat).view(-1, kw, flat.shape[1] // kw)
     spectrum = torch.matmul(cols, by_row)  # (rows, ic, C*F)
     return spectrum.reshape(band.count, *taps.shape[2:])
 
@@ -75,15 +90,15 @@ def filter_taps_2d(spectrum: torch.Tensor, geo_h, geo_w, band: Band2d) -> torch.
     cols = phase_matrix(col_bins, geo_w.kernel, geo_w.pad_left, geo_w.fft_len, 1, spectrum.dtype)
     weights = one_sided_weights(col_bins, geo_w.fft_len, rows.real.dtype)
     cols = cols * (weights / (geo_h.fft_len * geo_w.fft_len))[:, None]
-    grid = spectrum.reshape(len(band.rows), band.n_cols, -1)
+    grid = spectrum.reshape(len(band.signed_rows), band.n_cols, -1)
     by_col = torch.matmul(cols.T, grid)  # (rows, kW, F*C)
-    taps = torch.matmul(rows.T, by_col.reshape(len(band.rows), -1)).real  # (kH, kW*F*C)
+    taps = torch.matmul(rows.T, by_col.reshape(len(band.signed_rows), -1)).real  # (kH, kW*F*C)
     return taps.reshape(geo_h.kernel, geo_w.kernel, n_out, n_in).permute(2, 3, 0, 1)
 
 
 def _inverse(kept_spectrum, band, geo_h, geo_w, size_h, size_w, stride_h=1, stride_w=1):
     """(kept, N, C) -> spatial (N, C, size_h, size_w) taken every stride from the origin."""
-    grid = torch.fft.ifft(band.scatter(kept_spectrum, geo_h.fft_len), dim=2)
+    grid = torch.fft.ifft(band.scatter(kept_spectrum), dim=2)
     spatial = torch.fft.irfft(grid, n=geo_w.fft_len, dim=3)
     return spatial[..., :size_h:stride_h, :size_w:stride_w]
 
@@ -121,7 +136,7 @@ class BandLimitedConv2dFunction(torch.autograd.Function):
         del by_col
         kept = band.gather(grid)  # (kept, N, C), a copy
         del grid
-        band_levels = levels[band.rows][:, :band.n_cols].reshape(-1)
+        band_levels = band.levels(levels)
         if per_sample is not None:
             kept.masked_fill_(_above_cut(per_sample, band_levels), 0)
         product = cmac(kept, filter_spectrum_2d(weight, geo_h, geo_w, band, False), backend=backend)
