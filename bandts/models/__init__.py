@@ -1,0 +1,5 @@
+"""Networks built from bandts layers: the Fully Convolutional Network (FCN)."""
+
+from bandts.models.fcn import CONV_KINDS, FCN, ConvBlock
+
+__all__ = ["CONV_KINDS", "ConvBlock", "FCN"]

@@ -1,0 +1,112 @@
+"""The Fully Convolutional Network (FCN) of Wang, Yan and Oates (2017), DESIGN.md section 6.
+
+Three blocks ``conv -> BatchNorm -> ReLU`` with "same" padding, global average pooling over the
+spatial axes and a linear head. The convolutions are either bandts' band-limited FFT layers
+(``conv="fft"``) or torch's own (``conv="direct"``, the baseline every comparison needs);
+``spatial_dims=2`` builds the same network with 2D convolutions for images.
+"""
+
+import torch
+from torch import nn
+
+from bandts.nn import BandLimitedConv1d, BandLimitedConv2d
+
+CONV_KINDS = ("fft", "direct")
+
+_DIRECT_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_FFT_CONV = {1: BandLimitedConv1d, 2: BandLimitedConv2d}
+_BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+
+
+class ConvBlock(nn.Module):
+    """``conv -> BatchNorm -> ReLU`` keeping the spatial size ("same" padding, stride 1).
+
+    Input (N, C_in, *S), output (N, C_out, *S) with S = (L,) or (H, W). For ``conv="fft"`` an
+    even kernel is padded by k//2 on both sides (the band-limited layers pad symmetrically) and
+    the first output position is cropped, which reproduces torch's ``padding="same"`` exactly
+    (torch puts the extra zero on the right).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, spatial_dims: int,
+                 conv: str, band: dict):
+        super().__init__()
+        direct = _DIRECT_CONV[spatial_dims](in_channels, out_channels, kernel_size, padding="same")
+        if conv == "direct":
+            self.conv = direct
+        else:
+            # Built under a forked RNG and given the direct layer's initial weights, so that for a
+            # given seed "fft" and "direct" networks start from identical parameters.
+            with torch.random.fork_rng(devices=[]):
+                self.conv = _FFT_CONV[spatial_dims](in_channels, out_channels, kernel_size,
+                                                    padding=kernel_size // 2, **band)
+            with torch.no_grad():
+                self.conv.weight.copy_(direct.weight)
+                self.conv.bias.copy_(direct.bias)
+        self.crop = 1 if conv == "fft" and kernel_size % 2 == 0 else 0
+        self.bn = _BATCH_NORM[spatial_dims](out_channels)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        if self.crop:
+            spatial = x.shape[2:]
+            y = y[(..., *(slice(self.crop, self.crop + s) for s in spatial))]
+        return self.relu(self.bn(y))
+
+
+class FCN(nn.Module):
+    """Fully Convolutional Network for series (``spatial_dims=1``) or images (``spatial_dims=2``).
+
+    Args:
+        in_channels: channels C of the input.
+        n_classes: outputs of the linear head.
+        spatial_dims: 1 for series (N, C, L), 2 for images (N, C, H, W).
+        conv: ``"fft"`` (band-limited layers of :mod:`bandts.nn`) or ``"direct"`` (torch).
+        filters: output channels of the convolution blocks (paper: 128, 256, 128).
+        kernel_sizes: kernel size of each block (paper: 8, 5, 3); square kernels in 2D.
+        compress_rate, preserve_energy, energy_scope, fft_size, backend: the band of the
+            ``"fft"`` layers (see :class:`bandts.nn.BandLimitedConv1d`); ignored for ``"direct"``.
+
+    Forward: input (N, C, *S) float -> logits (N, n_classes). Any spatial size works (global
+    average pooling); each sample is processed independently in eval mode.
+    """
+
+    def __init__(self, in_channels: int, n_classes: int, *, spatial_dims: int = 1,
+                 conv: str = "fft", filters=(128, 256, 128), kernel_sizes=(8, 5, 3),
+                 compress_rate: float = 0.0, preserve_energy: float = 1.0,
+                 energy_scope: str = "sample", fft_size: str = "minimal", backend: str = "auto"):
+        super().__init__()
+        if spatial_dims not in (1, 2):
+            raise ValueError(f"spatial_dims must be 1 (series) or 2 (images), got {spatial_dims!r}")
+        if conv not in CONV_KINDS:
+            raise ValueError(f"conv must be one of {CONV_KINDS}, got {conv!r}")
+        filters, kernel_sizes = tuple(filters), tuple(kernel_sizes)
+        if not filters or len(filters) != len(kernel_sizes):
+            raise ValueError("filters and kernel_sizes must be non-empty and of equal length; got "
+                             f"filters={filters}, kernel_sizes={kernel_sizes}")
+        for name, values in (("filters", filters), ("kernel_sizes", kernel_sizes)):
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+                raise ValueError(f"{name} must hold positive integers, got {values}")
+        if in_channels < 1 or n_classes < 1:
+            raise ValueError("in_channels and n_classes must be >= 1, got "
+                             f"{in_channels}, {n_classes}")
+        band = dict(compress_rate=compress_rate, preserve_energy=preserve_energy,
+                    energy_scope=energy_scope, fft_size=fft_size, backend=backend)
+        self.spatial_dims = spatial_dims
+        self.conv_kind = conv
+        blocks, c_in = [], in_channels
+        for c_out, k in zip(filters, kernel_sizes):
+            blocks.append(ConvBlock(c_in, c_out, k, spatial_dims=spatial_dims, conv=conv,
+                                    band=band))
+            c_in = c_out
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(c_in, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != self.spatial_dims + 2:
+            raise ValueError(f"FCN with spatial_dims={self.spatial_dims} needs a "
+                             f"{self.spatial_dims + 2}D input (N, C, ...), "
+                             f"got shape {tuple(x.shape)}")
+        features = self.blocks(x)
+        pooled = features.mean(dim=tuple(range(2, features.dim())))
+        return self.head(pooled)
