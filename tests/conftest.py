@@ -11,6 +11,11 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(autouse=True)
-def _seeded():
+def _seeded_single_thread():
+    # One torch thread: small test problems run faster without threading overhead, and worker
+    # processes started by tests do not compete with the test process for the two CI cores.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     yield
+    torch.set_num_threads(threads)

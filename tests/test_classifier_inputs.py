@@ -11,13 +11,6 @@ from bandts.classifier import BandLimitedFCN
 FAST = dict(filters=(4, 4, 4), n_epochs=3, learning_rate=0.01, random_state=0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def make_panel(n=20, channels=2, length=16, seed=0):
     rng = np.random.RandomState(seed)

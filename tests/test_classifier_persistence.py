@@ -13,13 +13,6 @@ from bandts.nn import bandlimited_layers
 FAST = dict(filters=(4, 8, 4), n_epochs=3, learning_rate=0.01, random_state=0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def data():

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -15,13 +14,6 @@ from bandts.classifier import BandLimitedFCN
 # (accuracy > 0.83 on blobs) in a fraction of a second per fit.
 FAST = dict(filters=(8, 8, 8), n_epochs=5, batch_size=64, learning_rate=0.02, random_state=0)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("conv", ["fft", "direct"])

@@ -13,13 +13,6 @@ from bandts.nn import bandlimited_layers
 FAST = dict(filters=(4, 8, 4), n_epochs=4, learning_rate=0.01)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def make_series(n=40, length=32, seed=0):
     """Two classes: a slow sine vs. a fast one, random phase, plus noise; (n, 1, length)."""

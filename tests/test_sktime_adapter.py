@@ -2,20 +2,12 @@
 
 import numpy as np
 import pytest
-import torch
 from sktime.datasets import load_unit_test
 from sktime.utils.estimator_checks import check_estimator
 
 from bandts.classifier import BandLimitedFCN
 from bandts.sktime import BandLimitedFCNClassifier
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_sktime_check_estimator_passes():
