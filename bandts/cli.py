@@ -292,9 +292,9 @@ def _cmd_main(args) -> int:
 # ------------------------------------------------------------------------------------------------
 # the parser
 
-def _add_run_options(parser):
+def _add_run_options(parser, default_jobs="1"):
     parser.add_argument("--jobs", type=_jobs, default=1, metavar="N",
-                        help="parallel worker processes (joblib; -1 = one per CPU; default 1)")
+                        help=f"parallel worker processes (joblib; -1 = one per CPU; default {default_jobs})")
     parser.add_argument("--dask-scheduler", metavar="ADDR",
                         help="run the fits on a Dask cluster (e.g. tcp://host:8786; needs "
                              "bandts[dask]); --jobs is then ignored")
@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "rank tables, CD diagrams and report.md in --out. "
                                         "Rerunning resumes.")
     p.add_argument("--out", default="bandts-results", metavar="DIR")
-    _add_run_options(p)
+    _add_run_options(p, default_jobs="2, or 1 on a 1-CPU machine")
     p.set_defaults(run=_cmd_main, jobs=None)
     return parser
 

@@ -46,7 +46,7 @@ def test_fft_block_reproduces_torch_same_padding(kernel_size, length):
     left = (kernel_size - 1) // 2
     padded = F.pad(x, (left, kernel_size - 1 - left))
     expected = F.conv1d(padded, block.conv.weight, block.conv.bias)
-    assert torch.allclose(block.conv(x)[..., block.crop:block.crop + length], expected, atol=1e-10)
+    assert torch.allclose(block.conv(x), expected, atol=1e-10)
     assert block(x).shape == (3, 4, length)
 
 

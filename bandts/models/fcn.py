@@ -21,37 +21,20 @@ _BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
 class ConvBlock(nn.Module):
     """``conv -> BatchNorm -> ReLU`` keeping the spatial size ("same" padding, stride 1).
 
-    Input (N, C_in, *S), output (N, C_out, *S) with S = (L,) or (H, W). For ``conv="fft"`` an
-    even kernel is padded by k//2 on both sides (the band-limited layers pad symmetrically) and
-    the first output position is cropped, which reproduces torch's ``padding="same"`` exactly
-    (torch puts the extra zero on the right).
+    Input (N, C_in, *S), output (N, C_out, *S) with S = (L,) or (H, W). The "fft" layer is
+    converted from the direct one, so for a given seed both kinds start from identical weights.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, spatial_dims: int,
                  conv: str, band: dict):
         super().__init__()
         direct = _DIRECT_CONV[spatial_dims](in_channels, out_channels, kernel_size, padding="same")
-        if conv == "direct":
-            self.conv = direct
-        else:
-            # Built under a forked RNG and given the direct layer's initial weights, so that for a
-            # given seed "fft" and "direct" networks start from identical parameters.
-            with torch.random.fork_rng(devices=[]):
-                self.conv = _FFT_CONV[spatial_dims](in_channels, out_channels, kernel_size,
-                                                    padding=kernel_size // 2, **band)
-            with torch.no_grad():
-                self.conv.weight.copy_(direct.weight)
-                self.conv.bias.copy_(direct.bias)
-        self.crop = 1 if conv == "fft" and kernel_size % 2 == 0 else 0
+        self.conv = direct if conv == "direct" else _FFT_CONV[spatial_dims].from_conv(direct, **band)
         self.bn = _BATCH_NORM[spatial_dims](out_channels)
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)
-        if self.crop:
-            spatial = x.shape[2:]
-            y = y[(..., *(slice(self.crop, self.crop + s) for s in spatial))]
-        return self.relu(self.bn(y))
+        return self.relu(self.bn(self.conv(x)))
 
 
 class FCN(nn.Module):

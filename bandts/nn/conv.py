@@ -51,7 +51,7 @@ class _BandLimitedMixin:
         """A band-limited layer computing what ``conv`` computes, sharing its parameters.
 
         The new layer holds the same ``weight`` and ``bias`` Parameter objects, so an optimizer
-        built on the old model keeps working.
+        built on the old model keeps working, and draws nothing from torch's random generator.
 
         Args:
             conv: an ``nn.Conv1d`` (for BandLimitedConv1d) or ``nn.Conv2d``.
@@ -63,7 +63,7 @@ class _BandLimitedMixin:
         layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
                     padding=conv.padding, dilation=conv.dilation, groups=conv.groups,
                     bias=conv.bias is not None, padding_mode=conv.padding_mode,
-                    device=conv.weight.device, dtype=conv.weight.dtype, **band)
+                    device="meta", dtype=conv.weight.dtype, **band)  # no init, no RNG draws
         layer.weight = conv.weight
         layer.bias = conv.bias
         layer.train(conv.training)
