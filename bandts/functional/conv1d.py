@@ -10,32 +10,66 @@ from torch.autograd.function import once_differentiable
 
 from bandts.backends import cmac
 from bandts.functional.band import choose_levels, static_level_1d
+from bandts.functional.chunks import frequency_chunks
 from bandts.functional.dft import complex_dtype, one_sided_weights, phase_matrix
 from bandts.functional.inputs import check_settings, check_tensors
 
 
-def filter_spectrum_1d(weight, geo, keep: int, for_input_grad: bool) -> torch.Tensor:
-    """Spectrum of the circularly shifted filter at bins 0..keep-1.
+def _spectrum_shape(weight, for_input_grad: bool) -> tuple:
+    """Shape of the per-bin filter matrix: (F, C) for the input gradient, (C, F) forward."""
+    return (weight.shape[0], weight.shape[1]) if for_input_grad else (weight.shape[1], weight.shape[0])
 
-    Returns:
-        conj(W') as (keep, C, F) for the forward pass, or W' as (keep, F, C) for the input gradient.
-    """
+
+def _filter_taps_matrix(weight, for_input_grad: bool) -> torch.Tensor:
+    """The weight as a complex (K, F*C) or (K, C*F) matrix, the right operand of the small DFT."""
     taps = weight.permute(2, 0, 1) if for_input_grad else weight.permute(2, 1, 0)
-    basis = phase_matrix(torch.arange(keep, device=weight.device), weight.shape[2], geo.pad_left,
-                         geo.fft_len, -1 if for_input_grad else 1, complex_dtype(weight.dtype))
+    return taps.reshape(weight.shape[2], -1).to(complex_dtype(weight.dtype))
+
+
+def _filter_spectrum(taps, geo, start: int, stop: int, for_input_grad: bool) -> torch.Tensor:
+    """Spectrum of the circularly shifted filter (tap t at (t - pad_left) mod L) at bins
+    start..stop-1, flattened: conj(W') as (bins, C*F) for the forward pass, W' as (bins, F*C)
+    for the input gradient."""
+    basis = phase_matrix(torch.arange(start, stop, device=taps.device), taps.shape[0],
+                         geo.pad_left, geo.fft_len, -1 if for_input_grad else 1, taps.dtype)
     # One complex product writes the interleaved result directly; building it from real and
     # imaginary halves (torch.complex) costs an extra pass over the largest tensor of the layer.
-    spectrum = basis @ taps.reshape(taps.shape[0], -1).to(basis.dtype)
-    return spectrum.view(keep, *taps.shape[1:])
+    return basis @ taps
 
 
-def filter_taps_1d(spectrum: torch.Tensor, geo) -> torch.Tensor:
-    """Inverse of :func:`filter_spectrum_1d` restricted to the K taps: (keep, F, C) -> (F, C, K)."""
-    keep, n_out, n_in = spectrum.shape
-    bins = torch.arange(keep, device=spectrum.device)
-    basis = phase_matrix(bins, geo.kernel, geo.pad_left, geo.fft_len, 1, spectrum.dtype)
-    basis = basis * (one_sided_weights(bins, geo.fft_len, basis.real.dtype) / geo.fft_len)[:, None]
-    taps = (basis.T @ spectrum.reshape(keep, -1)).real  # Re(sum_k basis * spectrum)
+def filter_times(spectrum, weight, geo, for_input_grad: bool, backend: str) -> torch.Tensor:
+    """Per-bin product of a (keep, rows, C or F) spectrum with the filter spectrum.
+
+    Forward (``for_input_grad`` False): X (keep, N, C) -> X conj(W') (keep, N, F).
+    Input gradient: D (keep, N, F) -> D W' (keep, N, C). The filter spectrum is built one chunk
+    of bins at a time (:mod:`bandts.functional.chunks`).
+    """
+    keep, rows = spectrum.shape[:2]
+    shape = _spectrum_shape(weight, for_input_grad)
+    taps = _filter_taps_matrix(weight, for_input_grad)
+    result = spectrum.new_empty(keep, rows, shape[1])
+    for start, stop in frequency_chunks(keep, weight.shape[0] * weight.shape[1], spectrum.dtype):
+        chunk = _filter_spectrum(taps, geo, start, stop, for_input_grad).view(stop - start, *shape)
+        result[start:stop] = cmac(spectrum[start:stop], chunk, backend=backend)
+    return result
+
+
+def weight_grad_1d(grad_spectrum, kept, geo, backend: str) -> torch.Tensor:
+    """Weight gradient (F, C, K) from D (keep, N, F) and X (keep, N, C).
+
+    dW'[k] = D[k]^H X[k] per bin, mapped back to the K taps by the inverse of
+    ``_filter_spectrum``, one chunk of bins at a time.
+    """
+    keep, _, n_out = grad_spectrum.shape
+    n_in = kept.shape[2]
+    taps = kept.real.new_zeros(geo.kernel, n_out * n_in)
+    for start, stop in frequency_chunks(keep, n_out * n_in, kept.dtype):
+        spectrum = cmac(grad_spectrum[start:stop].transpose(1, 2), kept[start:stop], conj_a=True,
+                        backend=backend)  # (bins, F, C)
+        bins = torch.arange(start, stop, device=kept.device)
+        basis = phase_matrix(bins, geo.kernel, geo.pad_left, geo.fft_len, 1, kept.dtype)
+        basis = basis * (one_sided_weights(bins, geo.fft_len, taps.dtype) / geo.fft_len)[:, None]
+        taps += (basis.T @ spectrum.reshape(stop - start, -1)).real  # Re(sum_k basis * spectrum)
     return taps.view(geo.kernel, n_out, n_in).permute(1, 2, 0)
 
 
@@ -66,7 +100,7 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
         del spectrum
         if per_sample is not None:
             kept.masked_fill_(_above_cut(per_sample, keep), 0)
-        product = cmac(kept, filter_spectrum_1d(weight, geo, keep, False), backend=backend)
+        product = filter_times(kept, weight, geo, False, backend)  # (keep, N, F)
         out = torch.fft.irfft(product.permute(1, 2, 0), n=geo.fft_len)
         out = out[..., :geo.full_out_len:geo.stride]
         out = out + bias[:, None] if bias is not None else out.contiguous()
@@ -90,14 +124,11 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
             grad_spectrum.masked_fill_(_above_cut(per_sample, keep), 0)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x_spectrum = cmac(grad_spectrum, filter_spectrum_1d(weight, geo, keep, True),
-                                   backend=backend)  # (keep, N, C)
+            grad_x_spectrum = filter_times(grad_spectrum, weight, geo, True, backend)  # (keep, N, C)
             grad_x = torch.fft.irfft(grad_x_spectrum.permute(1, 2, 0), n=geo.fft_len)
             grad_x = grad_x[..., :geo.in_len].contiguous()
         if ctx.needs_input_grad[1]:
-            grad_w_spectrum = cmac(grad_spectrum.transpose(1, 2), kept, conj_a=True,
-                                   backend=backend)  # (keep, F, C)
-            grad_w = filter_taps_1d(grad_w_spectrum, geo)
+            grad_w = weight_grad_1d(grad_spectrum, kept, geo, backend)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum((0, 2))
         return grad_x, grad_w, grad_b, None, None, None, None
