@@ -182,3 +182,17 @@ def test_bad_input_gets_a_clear_error(call, error, match):
     x, w = torch.randn(2, 3, 10), torch.randn(4, 3, 3)
     with pytest.raises(error, match=match):
         call(x, w)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 600])
+def test_results_do_not_depend_on_the_frequency_chunking(monkeypatch, chunk_bytes):
+    # Real layers are chunked only when C * F is large; shrink the chunk to exercise the loop.
+    x = torch.randn(2, 3, 29, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, 3, 5, dtype=torch.float64, requires_grad=True)
+    reference = bandlimited_conv1d(x, w, padding=2, compress_rate=0.3)
+    expected = torch.autograd.grad(reference.square().sum(), (x, w))
+    monkeypatch.setattr("bandts.functional.chunks.CHUNK_BYTES", chunk_bytes)
+    chunked = bandlimited_conv1d(x, w, padding=2, compress_rate=0.3)
+    torch.testing.assert_close(chunked, reference)
+    for a, b in zip(torch.autograd.grad(chunked.square().sum(), (x, w)), expected):
+        torch.testing.assert_close(a, b)

@@ -12,7 +12,8 @@ from torch.autograd.function import once_differentiable
 
 from bandts.backends import cmac
 from bandts.functional.band import axis_keep, choose_levels, levels_2d, static_level_2d
-from bandts.functional.dft import complex_dtype, one_sided_weights, phase_matrix
+from bandts.functional.chunks import frequency_chunks
+from bandts.functional.dft import one_sided_weights, phase_matrix
 from bandts.functional.inputs import check_settings, check_tensors
 
 
@@ -63,36 +64,55 @@ class Band2d:
         return levels[rows][:, :self.n_cols].reshape(-1)
 
 
-def filter_spectrum_2d(weight, geo_h, geo_w, band: Band2d, for_input_grad: bool) -> torch.Tensor:
-    """Spectrum of the shifted filter at the kept coefficients.
-
-    Returns:
-        conj(W') as (kept, C, F) for the forward pass, or W' as (kept, F, C) for the input gradient.
-    """
-    sign = -1 if for_input_grad else 1
-    dtype = complex_dtype(weight.dtype)
+def _phase_matrices(band: Band2d, geo_h, geo_w, sign: int, dtype):
+    """Row (kept rows, kH) and column (ic, kW) phase matrices of the shifted filter."""
     rows = phase_matrix(band.signed_rows, geo_h.kernel, geo_h.pad_left, geo_h.fft_len, sign, dtype)
-    cols = phase_matrix(torch.arange(band.n_cols, device=weight.device), geo_w.kernel,
+    cols = phase_matrix(torch.arange(band.n_cols, device=band.signed_rows.device), geo_w.kernel,
                         geo_w.pad_left, geo_w.fft_len, sign, dtype)
+    return rows, cols
+
+
+def filter_times_2d(spectrum, weight, geo_h, geo_w, band: Band2d, for_input_grad: bool,
+                    backend: str) -> torch.Tensor:
+    """Per-coefficient product of a (kept, rows, C or F) spectrum with the filter spectrum.
+
+    Forward: X (kept, N, C) -> X conj(W') (kept, N, F); input gradient: D (kept, N, F) ->
+    D W' (kept, N, C). The separable filter spectrum is built a chunk of kept rows at a time
+    (:mod:`bandts.functional.chunks`).
+    """
+    rows, cols = _phase_matrices(band, geo_h, geo_w, -1 if for_input_grad else 1, spectrum.dtype)
     taps = weight.permute(2, 3, 0, 1) if for_input_grad else weight.permute(2, 3, 1, 0)
     kh, kw = taps.shape[:2]
-    flat = taps.reshape(kh, -1).to(dtype)
-    by_row = (rows @ flat).view(-1, kw, flat.shape[1] // kw)
-    spectrum = torch.matmul(cols, by_row)  # (rows, ic, C*F)
-    return spectrum.reshape(band.count, *taps.shape[2:])
+    flat = taps.reshape(kh, -1).to(spectrum.dtype)
+    shape, n_cols = taps.shape[2:], band.n_cols
+    result = spectrum.new_empty(band.count, spectrum.shape[1], shape[1])
+    for start, stop in frequency_chunks(len(rows), n_cols * flat.shape[1] // kw, spectrum.dtype):
+        by_row = (rows[start:stop] @ flat).view(stop - start, kw, -1)
+        chunk = torch.matmul(cols, by_row).reshape((stop - start) * n_cols, *shape)
+        result[start * n_cols:stop * n_cols] = cmac(spectrum[start * n_cols:stop * n_cols], chunk,
+                                                    backend=backend)
+    return result
 
 
-def filter_taps_2d(spectrum: torch.Tensor, geo_h, geo_w, band: Band2d) -> torch.Tensor:
-    """Inverse of :func:`filter_spectrum_2d` on the taps: (kept, F, C) -> (F, C, kH, kW)."""
-    _, n_out, n_in = spectrum.shape
-    col_bins = torch.arange(band.n_cols, device=spectrum.device)
-    rows = phase_matrix(band.signed_rows, geo_h.kernel, geo_h.pad_left, geo_h.fft_len, 1, spectrum.dtype)
-    cols = phase_matrix(col_bins, geo_w.kernel, geo_w.pad_left, geo_w.fft_len, 1, spectrum.dtype)
+def weight_grad_2d(grad_spectrum, kept, geo_h, geo_w, band: Band2d, backend: str) -> torch.Tensor:
+    """Weight gradient (F, C, kH, kW) from D (kept, N, F) and X (kept, N, C).
+
+    dW' = D^H X per coefficient, mapped back to the taps by the inverse of the filter spectrum
+    (one-sided columns other than DC and Nyquist count twice), a chunk of kept rows at a time.
+    """
+    n_out, n_in = grad_spectrum.shape[2], kept.shape[2]
+    rows, cols = _phase_matrices(band, geo_h, geo_w, 1, kept.dtype)
+    col_bins = torch.arange(band.n_cols, device=kept.device)
     weights = one_sided_weights(col_bins, geo_w.fft_len, rows.real.dtype)
     cols = cols * (weights / (geo_h.fft_len * geo_w.fft_len))[:, None]
-    grid = spectrum.reshape(len(band.signed_rows), band.n_cols, -1)
-    by_col = torch.matmul(cols.T, grid)  # (rows, kW, F*C)
-    taps = torch.matmul(rows.T, by_col.reshape(len(band.signed_rows), -1)).real  # (kH, kW*F*C)
+    n_cols = band.n_cols
+    taps = kept.real.new_zeros(geo_h.kernel, geo_w.kernel * n_out * n_in)
+    for start, stop in frequency_chunks(len(rows), n_cols * n_out * n_in, kept.dtype):
+        coefficients = slice(start * n_cols, stop * n_cols)
+        spectrum = cmac(grad_spectrum[coefficients].transpose(1, 2), kept[coefficients],
+                        conj_a=True, backend=backend)  # (coefficients, F, C)
+        by_col = torch.matmul(cols.T, spectrum.reshape(stop - start, n_cols, -1))  # (rows, kW, F*C)
+        taps += (rows[start:stop].T @ by_col.reshape(stop - start, -1)).real
     return taps.reshape(geo_h.kernel, geo_w.kernel, n_out, n_in).permute(2, 3, 0, 1)
 
 
@@ -139,7 +159,7 @@ class BandLimitedConv2dFunction(torch.autograd.Function):
         band_levels = band.levels(levels)
         if per_sample is not None:
             kept.masked_fill_(_above_cut(per_sample, band_levels), 0)
-        product = cmac(kept, filter_spectrum_2d(weight, geo_h, geo_w, band, False), backend=backend)
+        product = filter_times_2d(kept, weight, geo_h, geo_w, band, False, backend)
         out = _inverse(product, band, geo_h, geo_w, geo_h.full_out_len, geo_w.full_out_len,
                        geo_h.stride, geo_w.stride)
         out = out + bias[:, None, None] if bias is not None else out.contiguous()
@@ -166,12 +186,10 @@ class BandLimitedConv2dFunction(torch.autograd.Function):
             grad_spectrum.masked_fill_(_above_cut(per_sample, ctx.band_levels), 0)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            spectrum = cmac(grad_spectrum, filter_spectrum_2d(weight, geo_h, geo_w, band, True),
-                            backend=backend)
+            spectrum = filter_times_2d(grad_spectrum, weight, geo_h, geo_w, band, True, backend)
             grad_x = _inverse(spectrum, band, geo_h, geo_w, geo_h.in_len, geo_w.in_len).contiguous()
         if ctx.needs_input_grad[1]:
-            spectrum = cmac(grad_spectrum.transpose(1, 2), kept, conj_a=True, backend=backend)
-            grad_w = filter_taps_2d(spectrum, geo_h, geo_w, band)
+            grad_w = weight_grad_2d(grad_spectrum, kept, geo_h, geo_w, band, backend)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum((0, 2, 3))
         return grad_x, grad_w, grad_b, None, None, None, None
