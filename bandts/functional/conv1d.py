@@ -12,7 +12,7 @@ from bandts.backends import cmac
 from bandts.functional.band import choose_levels, static_level_1d
 from bandts.functional.chunks import frequency_chunks
 from bandts.functional.dft import complex_dtype, one_sided_weights, phase_matrix
-from bandts.functional.inputs import check_settings, check_tensors
+from bandts.functional.inputs import run_checked
 
 
 def _spectrum_shape(weight, for_input_grad: bool) -> tuple:
@@ -86,7 +86,8 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, geo, band, backend, report):
+    def forward(ctx, x, weight, bias, geos, band, backend, report):
+        (geo,) = geos
         compress_rate, preserve_energy, energy_scope, frozen_cut = band
         spectrum = torch.fft.rfft(x, n=geo.fft_len)  # (N, C, M)
 
@@ -144,13 +145,9 @@ def bandlimited_conv1d_report(x, weight, bias=None, stride=1, padding=0, *, comp
         batch), ``spectrum_bins`` (coefficients available), ``level`` and ``n_levels`` (the cut as
         a level of :mod:`bandts.functional.band`; ``level / n_levels`` is what a frozen cut stores).
     """
-    x, unbatched = check_tensors(x, weight, bias, 1)
-    (geo,) = check_settings(x, weight, stride, padding, compress_rate, preserve_energy,
-                            energy_scope, fft_size, backend, frozen_cut)
-    report = {}
-    band = (compress_rate, preserve_energy, energy_scope, frozen_cut)
-    out = BandLimitedConv1dFunction.apply(x, weight, bias, geo, band, backend, report)
-    return (out.squeeze(0) if unbatched else out), report
+    return run_checked(BandLimitedConv1dFunction, 1, x, weight, bias, stride, padding,
+                       compress_rate, preserve_energy, energy_scope, fft_size, backend,
+                       frozen_cut)
 
 
 def bandlimited_conv1d(x, weight, bias=None, stride=1, padding=0, *, compress_rate=0.0,

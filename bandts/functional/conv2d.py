@@ -14,7 +14,7 @@ from bandts.backends import cmac
 from bandts.functional.band import axis_keep, choose_levels, levels_2d, static_level_2d
 from bandts.functional.chunks import frequency_chunks
 from bandts.functional.dft import one_sided_weights, phase_matrix
-from bandts.functional.inputs import check_settings, check_tensors
+from bandts.functional.inputs import run_checked
 
 
 class Band2d:
@@ -203,13 +203,9 @@ def bandlimited_conv2d_report(x, weight, bias=None, stride=1, padding=0, *, comp
     Returns:
         (output, report) as :func:`bandts.functional.bandlimited_conv1d_report`.
     """
-    x, unbatched = check_tensors(x, weight, bias, 2)
-    geos = check_settings(x, weight, stride, padding, compress_rate, preserve_energy,
-                          energy_scope, fft_size, backend, frozen_cut)
-    report = {}
-    band = (compress_rate, preserve_energy, energy_scope, frozen_cut)
-    out = BandLimitedConv2dFunction.apply(x, weight, bias, geos, band, backend, report)
-    return (out.squeeze(0) if unbatched else out), report
+    return run_checked(BandLimitedConv2dFunction, 2, x, weight, bias, stride, padding,
+                       compress_rate, preserve_energy, energy_scope, fft_size, backend,
+                       frozen_cut)
 
 
 def bandlimited_conv2d(x, weight, bias=None, stride=1, padding=0, *, compress_rate=0.0,

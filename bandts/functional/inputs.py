@@ -1,4 +1,5 @@
-"""Validation shared by the band-limited convolutions: tensors and settings in, clear errors out."""
+"""Shared by the band-limited convolutions: validation of tensors and settings (clear errors) and
+the checked call of their autograd Functions."""
 
 import torch
 
@@ -63,3 +64,16 @@ def check_settings(x, weight, stride, padding, compress_rate, preserve_energy, e
     if frozen_cut is not None and not 0.0 < frozen_cut <= 1.0:
         raise ValueError(f"frozen_cut must be a fraction in (0, 1] or None, got {frozen_cut!r}")
     return resolve_geometry(tuple(x.shape[2:]), tuple(weight.shape[2:]), stride, padding, fft_size)
+
+
+def run_checked(function, spatial_dims, x, weight, bias, stride, padding, compress_rate,
+                preserve_energy, energy_scope, fft_size, backend, frozen_cut):
+    """Validate the operands and settings, run a band-limited autograd ``function`` and return
+    (output, report); an unbatched input gets its batch axis added and removed again."""
+    x, unbatched = check_tensors(x, weight, bias, spatial_dims)
+    geos = check_settings(x, weight, stride, padding, compress_rate, preserve_energy,
+                          energy_scope, fft_size, backend, frozen_cut)
+    report = {}
+    band = (compress_rate, preserve_energy, energy_scope, frozen_cut)
+    out = function.apply(x, weight, bias, geos, band, backend, report)
+    return (out.squeeze(0) if unbatched else out), report
