@@ -9,8 +9,6 @@ all variants alike; ratios are against torch's conv of the same round set.
 """
 
 import argparse
-import csv
-import json
 import os
 import platform
 import statistics
@@ -21,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from bandts.functional import bandlimited_conv1d, bandlimited_conv2d
+from results_io import save_results
 
 RATES = (0.0, 0.5, 0.75)
 # (label, spatial dims, batch, in channels, out channels, kernel, spatial size)
@@ -99,15 +98,10 @@ def main():
     for r in rows:
         print(f"{r['shape']:<18}{r['length']:>6}  {r['variant']:<16}{r['median_ms']:>11.2f}"
               f"{r['time_vs_torch']:>9.3f}{r['saved_bytes'] / 2**20:>10.2f}{r['saved_vs_input']:>9.3f}")
-    args.out.mkdir(parents=True, exist_ok=True)
     meta = {"torch": torch.__version__, "threads": args.threads, "rounds": args.rounds,
             "machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count()}
-    (args.out / "bench_conv.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    with open(args.out / "bench_conv.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"\nwrote {args.out / 'bench_conv.json'} and .csv ({meta})")
+    path = save_results(args.out, "bench_conv", meta, rows)
+    print(f"\nwrote {path} and .csv ({meta})")
 
 
 if __name__ == "__main__":

@@ -15,14 +15,18 @@ ReduceLROnPlateau schedule (factor 0.1, patience 10 on the training loss), and r
   network on one batch);
 - accuracy on the test split.
 
-Ratios are against sktime's FCNClassifierTorch measured in the same run. Configurations:
+Ratios are against sktime's FCNClassifierTorch measured in the same run. With ``--repeats R`` every
+configuration is trained R times, in interleaved rounds (each round runs every configuration of a
+dataset once, in turn), so slow spells of a shared machine hit all configurations alike;
+epoch_seconds is then the median over the rounds of each run's median epoch (the per-run values
+are kept in epoch_seconds_runs). Configurations:
 ``sktime`` (FCNClassifierTorch), ``direct`` (BandLimitedFCN with torch convolutions), and
 ``fft-<rate>`` (band-limited at compress_rate 0, 0.5, 0.75). Widths are the paper's
 (128, 256, 128), kernels (8, 5, 3).
 
 Usage:
     python benchmarks/bench_fcn_training.py --epochs 10 \\
-        --datasets FiftyWords ECG200 GunPoint
+        --datasets FiftyWords ECG200 GunPoint [--repeats 3]
 
 Results: a table on stdout and ``benchmarks/results/bench_fcn_training.{json,csv}``.
 Wall times on a shared machine are noisy: compare ratios within one run, not across runs. With
@@ -39,6 +43,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from results_io import save_results
 
 CONFIGS = ("sktime", "direct", "fft-0", "fft-0.5", "fft-0.75")
 BATCH_SIZE = 16
@@ -120,6 +126,22 @@ def run_worker(spec: dict) -> dict:
     }
 
 
+def merge_repeats(runs: list[dict]) -> list[dict]:
+    """One row per (dataset, config): the median epoch time over its runs, the rest from the
+    first run (same seed, so the same accuracy and memory), peak memory the largest."""
+    merged = {}
+    for run in runs:
+        key = (run["dataset"], run["config"])
+        if key not in merged:
+            merged[key] = dict(run, epoch_seconds_runs=[])
+        row = merged[key]
+        row["epoch_seconds_runs"].append(run["epoch_seconds"])
+        row["peak_rss_mb"] = max(row["peak_rss_mb"], run["peak_rss_mb"])
+    for row in merged.values():
+        row["epoch_seconds"] = statistics.median(row["epoch_seconds_runs"])
+    return list(merged.values())
+
+
 def add_ratios(rows: list[dict]) -> None:
     """epoch_time_ratio and train_rss_ratio against sktime; accuracy_vs_full against fft-0."""
     by_key = {(r["dataset"], r["config"]): r for r in rows}
@@ -174,6 +196,8 @@ def main(argv=None) -> None:
     parser.add_argument("--datasets", nargs="+", default=["FiftyWords", "ECG200", "GunPoint"])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="interleaved rounds per dataset (default 1)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads per run (default 0: torch's default)")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -186,7 +210,8 @@ def main(argv=None) -> None:
     from tqdm import tqdm
 
     specs = [{"dataset": d, "config": c, "epochs": args.epochs, "seed": args.seed,
-              "threads": args.threads} for d in args.datasets for c in args.configs]
+              "threads": args.threads}
+             for d in args.datasets for _ in range(args.repeats) for c in args.configs]
     load_start = os.getloadavg()
     rows = []
     for spec in tqdm(specs, desc="runs", unit="run"):
@@ -195,24 +220,22 @@ def main(argv=None) -> None:
         if done.returncode != 0:
             raise RuntimeError(f"run {spec} failed:\n{done.stderr[-3000:]}")
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    rows = merge_repeats(rows)
     add_ratios(rows)
     print_table(rows)
     targets = check_targets(rows)
     print("\n".join(targets))
 
-    import pandas as pd
     import torch
 
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpu_count": os.cpu_count(),
             "load_average_start": load_start, "load_average_end": os.getloadavg(),
             "torch": torch.__version__, "epochs": args.epochs, "batch_size": BATCH_SIZE,
-            "learning_rate": LEARNING_RATE, "seed": args.seed, "targets": targets}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_fcn_training.json").write_text(json.dumps({"meta": meta, "rows": rows},
-                                                                 indent=2))
-    pd.DataFrame([{k: v for k, v in r.items() if k != "epoch_seconds_all"} for r in rows]).to_csv(
-        args.out / "bench_fcn_training.csv", index=False)
-    print(f"saved {args.out / 'bench_fcn_training.json'} and .csv")
+            "learning_rate": LEARNING_RATE, "seed": args.seed, "repeats": args.repeats,
+            "targets": targets}
+    path = save_results(args.out, "bench_fcn_training", meta, rows,
+                        csv_skip=("epoch_seconds_all", "epoch_seconds_runs"))
+    print(f"saved {path} and .csv")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ device; without them it says so and exits with status 2 (no numbers are made up)
 """
 
 import argparse
-import csv
-import json
 import platform
 import statistics
 import sys
@@ -25,6 +23,7 @@ import torch.nn.functional as F
 
 from bandts.functional.band import static_level_1d
 from bandts.functional.geometry import next_5_smooth
+from results_io import save_results
 
 RESULTS = Path(__file__).parent / "results"
 RATES = (0.0, 0.5, 0.75)
@@ -131,16 +130,10 @@ def main(argv=None):
     for r in rows:
         print(f"{r['layer']:18} {r['compress_rate']:5.2f} {r['kept_bins']:5d} {r['variant']:16} "
               f"{r['cmac_ms']:9.3f} {r['ratio_vs_torch']:9.2f} {r['cudnn_conv_step_ms']:14.3f}")
-    RESULTS.mkdir(exist_ok=True)
     meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
             "python": platform.python_version(), "rounds": args.rounds, "length": args.length,
             "batch": args.batch}
-    (RESULTS / "bench_kernels_gpu.json").write_text(json.dumps({"meta": meta, "rows": rows},
-                                                               indent=2))
-    with open(RESULTS / "bench_kernels_gpu.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    save_results(RESULTS, "bench_kernels_gpu", meta, rows)
     return 0
 
 

@@ -9,9 +9,7 @@ p-values agree, and writes benchmarks/results/bench_wilcoxon.{json,csv}.
 """
 
 import argparse
-import csv
 import itertools
-import json
 import platform
 import statistics
 import time
@@ -61,15 +59,9 @@ def main():
     for r in rows:
         print(f"{r['n_datasets']:>3} {r['pairs']:>5} {r['bandts_median_s']:>9.3f} "
               f"{r['scipy_median_s']:>9.3f} {r['speedup']:>8.1f} {r['max_abs_pvalue_diff']:>9.1e}")
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
     meta = {"python": platform.python_version(), "scipy": scipy.__version__,
             "machine": platform.machine(), "rounds": args.rounds}
-    (out / "bench_wilcoxon.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    with open(out / "bench_wilcoxon.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    save_results(Path(__file__).resolve().parent / "results", "bench_wilcoxon", meta, rows)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bandts.backends import cmac, resolve_backend
+from bandts.backends import cmac, resolve_backend, split_cmac
 
 
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
@@ -26,3 +26,37 @@ def test_shape_and_dtype_errors():
         cmac(torch.randn(2, 3, 4, dtype=torch.complex64), torch.randn(2, 5, 4, dtype=torch.complex64))
     with pytest.raises(TypeError, match="complex"):
         cmac(torch.randn(2, 3, 4), torch.randn(2, 4, 4))
+
+
+def split(z):
+    """(K, M, N) complex -> (K, 2, M, N) real and imaginary planes."""
+    return torch.stack((z.real, z.imag), 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("conj_a,conj_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("b_layout", ["contiguous", "transposed", "strided"])
+@pytest.mark.parametrize("with_out", [False, True])
+def test_split_cmac_matches_the_complex_product(dtype, conj_a, conj_b, b_layout, with_out):
+    """Both realifications (b's planes stacked or side by side) and a non-unit-stride b."""
+    complex_dtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+    a = torch.randn(6, 5, 3, dtype=complex_dtype)
+    b = torch.randn(6, 3, 4, dtype=complex_dtype)
+    b_split = {"contiguous": split(b),
+               "transposed": split(b.transpose(1, 2).contiguous()).transpose(2, 3),
+               "strided": split(torch.randn(6, 3, 8, dtype=complex_dtype))[..., ::2]}[b_layout]
+    if b_layout == "strided":
+        b = torch.complex(b_split[:, 0], b_split[:, 1])
+    expected = torch.einsum("kmj,kjn->kmn", a.conj() if conj_a else a, b.conj() if conj_b else b)
+    out = torch.full((6, 2, 5, 4), float("nan"), dtype=dtype) if with_out else None
+    result = split_cmac(split(a), b_split, conj_a=conj_a, conj_b=conj_b, backend="torch", out=out)
+    torch.testing.assert_close(result, split(expected))
+    if with_out:
+        assert result.data_ptr() == out.data_ptr()
+
+
+def test_split_cmac_shape_and_dtype_errors():
+    with pytest.raises(ValueError, match="split_cmac needs a"):
+        split_cmac(torch.randn(2, 2, 3, 4), torch.randn(2, 2, 5, 4))
+    with pytest.raises(TypeError, match="real tensors"):
+        split_cmac(torch.randn(2, 2, 3, 4), torch.randn(2, 2, 4, 4, dtype=torch.float64))

@@ -48,3 +48,34 @@ def cmac(a: torch.Tensor, b: torch.Tensor, *, conj_a: bool = False, conj_b: bool
 
         return pycuda_cmac.cmac(a, b, conj_a=conj_a, conj_b=conj_b)
     return torch_cmac.cmac(a, b, conj_a=conj_a, conj_b=conj_b)
+
+
+def split_cmac(a: torch.Tensor, b: torch.Tensor, *, conj_a: bool = False, conj_b: bool = False,
+               backend: str = "auto", out: torch.Tensor = None) -> torch.Tensor:
+    """:func:`cmac` on split-complex operands (real and imaginary parts as planes of a real tensor).
+
+    Args:
+        a: float32 or float64 tensor of shape (K, 2, M, J); ``a[:, 0]`` real, ``a[:, 1]`` imaginary.
+        b: tensor of shape (K, 2, J, N), same dtype and device.
+        conj_a, conj_b: conjugate that operand.
+        backend: ``"auto"``, ``"torch"`` (one real batched GEMM) or ``"pycuda"`` (the complex
+            kernels, on operands interleaved for them and split again afterwards).
+        out: optional contiguous (K, 2, M, N) tensor to write the result into (a slice of a
+            larger result, or a buffer reused across calls).
+
+    Returns:
+        Tensor of shape (K, 2, M, N) (``out`` when given).
+    """
+    if (a.dim() != 4 or b.dim() != 4 or a.shape[1] != 2 or b.shape[1] != 2
+            or a.shape[0] != b.shape[0] or a.shape[3] != b.shape[2]):
+        raise ValueError(f"split_cmac needs a (K, 2, M, J) and b (K, 2, J, N); got {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}")
+    if a.dtype != b.dtype or not a.is_floating_point():
+        raise TypeError(f"split_cmac needs two real tensors of one dtype; got {a.dtype} and {b.dtype}")
+    if resolve_backend(backend, a.device) == "pycuda":
+        from bandts.backends import pycuda_cmac
+
+        product = pycuda_cmac.cmac(torch.complex(a[:, 0], a[:, 1]), torch.complex(b[:, 0], b[:, 1]),
+                                   conj_a=conj_a, conj_b=conj_b)
+        return torch.stack((product.real, product.imag), 1, out=out)
+    return torch_cmac.split_cmac(a, b, conj_a=conj_a, conj_b=conj_b, out=out)

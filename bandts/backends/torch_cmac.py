@@ -1,4 +1,4 @@
-"""The ``"torch"`` CMAC backend: a batched complex GEMM with frequency as the batch axis."""
+"""The ``"torch"`` CMAC backend: batched GEMMs with frequency as the batch axis."""
 
 import torch
 
@@ -21,3 +21,55 @@ def cmac(a: torch.Tensor, b: torch.Tensor, conj_a: bool = False, conj_b: bool = 
     if conj_b:
         b = b.conj().resolve_conj()
     return torch.matmul(a, b)
+
+
+def split_cmac(a: torch.Tensor, b: torch.Tensor, conj_a: bool = False, conj_b: bool = False,
+               out: torch.Tensor = None) -> torch.Tensor:
+    """:func:`cmac` on split-complex operands, as one real batched GEMM per call.
+
+    A split-complex tensor holds real and imaginary parts as two planes of a real tensor:
+    ``a[:, 0]`` is the real part, ``a[:, 1]`` the imaginary part.
+
+    The complex product becomes a real one by writing one side as a real 2x2 block matrix.
+    Expanding ``a``: ``[[ar, -s ai], [sa ai, sb ar]] @ [br; bi]`` gives the real and imaginary
+    planes directly (sa, sb = -1 for a conjugated operand, s = sa * sb); it copies ``a`` twice
+    over. Expanding the output instead: ``[ar; ai] @ [br, bi]`` gives the four partial products
+    ar br, ar bi, ai br, ai bi, combined afterwards; it writes and reads twice the output. The
+    cheaper of the two is used, and ``b`` (usually the large filter spectrum) is only viewed, never
+    copied, when its strides allow: planes stacked, (K, 2J, N), for a contiguous ``b``; side by
+    side, (K, J, 2N), for a transposed one.
+
+    Args:
+        a: real tensor of shape (K, 2, M, J), any strides.
+        b: real tensor of shape (K, 2, J, N), same dtype and device as ``a``.
+        conj_a, conj_b: conjugate that operand first.
+        out: optional contiguous (K, 2, M, N) tensor to write the result into.
+
+    Returns:
+        Contiguous real tensor of shape (K, 2, M, N) (``out`` when given).
+    """
+    k, _, m, j = a.shape
+    n = b.shape[3]
+    sa, sb = (-1.0 if conj_a else 1.0), (-1.0 if conj_b else 1.0)
+    b_stacks = b.stride(1) == j * b.stride(2)
+    b_side_by_side = b.stride(1) == n * b.stride(3)
+    expand_a_cost = 4 * m * j + (0 if b_stacks else 2 * j * n)
+    expand_out_cost = 8 * m * n + (0 if b_side_by_side else 2 * j * n)
+    if expand_out_cost < expand_a_cost:
+        blocks = torch.bmm(a.reshape(k, 2 * m, j), b.transpose(1, 2).reshape(k, j, 2 * n))
+        blocks = blocks.view(k, 2, m, 2, n)
+        out = a.new_empty(k, 2, m, n) if out is None else out
+        # real = b00 - sa sb b11, imag = sa (b10 + sa sb b01)
+        torch.sub(blocks[:, 0, :, 0], blocks[:, 1, :, 1], alpha=sa * sb, out=out[:, 0])
+        torch.add(blocks[:, 1, :, 0], blocks[:, 0, :, 1], alpha=sa * sb, out=out[:, 1])
+        if sa < 0:
+            out[:, 1].neg_()
+        return out
+    ar, ai = a.unbind(1)
+    expanded = a.new_empty(k, 2, m, 2, j)
+    expanded[:, 0, :, 0] = ar
+    expanded[:, 0, :, 1] = ai if sa * sb < 0 else -ai
+    expanded[:, 1, :, 0] = ai if sa > 0 else -ai
+    expanded[:, 1, :, 1] = ar if sb > 0 else -ar
+    result = out.view(k, 2 * m, n) if out is not None else None
+    return torch.bmm(expanded.view(k, 2 * m, 2 * j), b.reshape(k, 2 * j, n), out=result).view(k, 2, m, n)

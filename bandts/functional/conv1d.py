@@ -1,135 +1,155 @@
 """Band-limited 1D convolution (cross-correlation, like ``torch.nn.functional.conv1d``).
 
-Shapes: x (N, C, W), weight (F, C, K), bias (F,), output (N, F, W_out). Spectra are kept
-frequency-major, (kept bins, rows, columns), so the complex multiply-accumulate is one batched GEMM
-with frequency as the batch axis (DESIGN.md sections 2 and 5).
+Shapes: x (N, C, W), weight (F, C, K), bias (F,), output (N, F, W_out). Spectra are split-complex
+and frequency-major, (kept bins, 2, rows, columns) with real and imaginary parts as the two planes,
+so every complex multiply-accumulate is one real batched GEMM with frequency as the batch axis
+(DESIGN.md sections 2 and 5; :func:`bandts.backends.split_cmac`).
+
+The filter's spectrum is a GEMM with the small DFT matrix of its K taps at the kept bins
+(:func:`real_dft_matrix`), built one chunk of bins at a time. Signals (input, output, gradients)
+are transformed by :mod:`bandts.functional.transforms`: a GEMM of the kept bins when the band is
+narrow, ``torch.fft`` otherwise, both reading and writing the split layout. The stride is folded
+into the output transform (only the strided outputs are computed), and left padding into the
+filter: tap t sits at position t - pad_left (mod L), so the input is transformed unpadded. The
+backward pass applies the transposes of the forward's linear maps: it is the exact gradient of the
+forward for the kept band.
 """
 
 import torch
 from torch.autograd.function import once_differentiable
 
-from bandts.backends import cmac
+from bandts.backends import split_cmac
 from bandts.functional.band import choose_levels, static_level_1d
-from bandts.functional.chunks import frequency_chunks
-from bandts.functional.dft import complex_dtype, one_sided_weights, phase_matrix
+from bandts.functional.chunks import chunk_ranges
+from bandts.functional.dft import real_dft_matrix
 from bandts.functional.inputs import run_checked
+from bandts.functional.transforms import signal_of, spectrum_of
 
 
-def _spectrum_shape(weight, for_input_grad: bool) -> tuple:
-    """Shape of the per-bin filter matrix: (F, C) for the input gradient, (C, F) forward."""
-    return (weight.shape[0], weight.shape[1]) if for_input_grad else (weight.shape[1], weight.shape[0])
+def _filter_basis(geo, start: int, stop: int, weight: torch.Tensor) -> torch.Tensor:
+    """(2 * bins, K): the DFT of the taps placed at t - pad_left, for bins start..stop-1."""
+    return real_dft_matrix(start, stop, geo.kernel, geo.fft_len, weight.dtype, weight.device,
+                           offset=-geo.pad_left).flatten(0, 1)
 
 
-def _filter_taps_matrix(weight, for_input_grad: bool) -> torch.Tensor:
-    """The weight as a complex (K, F*C) or (K, C*F) matrix, the right operand of the small DFT."""
-    taps = weight.permute(2, 0, 1) if for_input_grad else weight.permute(2, 1, 0)
-    return taps.reshape(weight.shape[2], -1).to(complex_dtype(weight.dtype))
+def _taps(weight: torch.Tensor) -> torch.Tensor:
+    """The weight (F, C, K) as a (K, C * F) matrix, the right operand of the filter DFT."""
+    return weight.permute(2, 1, 0).reshape(weight.shape[2], -1)
 
 
-def _filter_spectrum(taps, geo, start: int, stop: int, for_input_grad: bool) -> torch.Tensor:
-    """Spectrum of the circularly shifted filter (tap t at (t - pad_left) mod L) at bins
-    start..stop-1, flattened: conj(W') as (bins, C*F) for the forward pass, W' as (bins, F*C)
-    for the input gradient."""
-    basis = phase_matrix(torch.arange(start, stop, device=taps.device), taps.shape[0],
-                         geo.pad_left, geo.fft_len, -1 if for_input_grad else 1, taps.dtype)
-    # One complex product writes the interleaved result directly; building it from real and
-    # imaginary halves (torch.complex) costs an extra pass over the largest tensor of the layer.
-    return basis @ taps
+def _chunks(keep: int, weight: torch.Tensor) -> list:
+    return chunk_ranges(keep, 2 * weight.shape[0] * weight.shape[1], weight.dtype)
 
 
-def filter_times(spectrum, weight, geo, for_input_grad: bool, backend: str) -> torch.Tensor:
-    """Per-bin product of a (keep, rows, C or F) spectrum with the filter spectrum.
+def filter_times(spectrum, weight, geo, backend: str) -> torch.Tensor:
+    """X conj(Wf) per bin: (keep, 2, N, C) -> (keep, 2, N, F).
 
-    Forward (``for_input_grad`` False): X (keep, N, C) -> X conj(W') (keep, N, F).
-    Input gradient: D (keep, N, F) -> D W' (keep, N, C). The filter spectrum is built one chunk
-    of bins at a time (:mod:`bandts.functional.chunks`).
+    The filter spectrum (keep, 2, C, F) is the largest tensor of the layer; it is built and
+    consumed one chunk of bins at a time (:mod:`bandts.functional.chunks`).
     """
-    keep, rows = spectrum.shape[:2]
-    shape = _spectrum_shape(weight, for_input_grad)
-    taps = _filter_taps_matrix(weight, for_input_grad)
-    result = spectrum.new_empty(keep, rows, shape[1])
-    for start, stop in frequency_chunks(keep, weight.shape[0] * weight.shape[1], spectrum.dtype):
-        chunk = _filter_spectrum(taps, geo, start, stop, for_input_grad).view(stop - start, *shape)
-        result[start:stop] = cmac(spectrum[start:stop], chunk, backend=backend)
+    keep, _, rows, n_in = spectrum.shape
+    n_out = weight.shape[0]
+    taps = _taps(weight)
+    result = spectrum.new_empty(keep, 2, rows, n_out)
+    chunks = _chunks(keep, weight)
+    buffer = taps.new_empty(2 * (chunks[0][1] - chunks[0][0]), n_in * n_out)
+    for start, stop in chunks:
+        filters = torch.mm(_filter_basis(geo, start, stop, weight), taps,
+                           out=buffer[:2 * (stop - start)]).view(stop - start, 2, n_in, n_out)
+        split_cmac(spectrum[start:stop], filters, conj_b=True, backend=backend,
+                   out=result[start:stop])
     return result
 
 
-def weight_grad_1d(grad_spectrum, kept, geo, backend: str) -> torch.Tensor:
-    """Weight gradient (F, C, K) from D (keep, N, F) and X (keep, N, C).
-
-    dW'[k] = D[k]^H X[k] per bin, mapped back to the K taps by the inverse of
-    ``_filter_spectrum``, one chunk of bins at a time.
-    """
-    keep, _, n_out = grad_spectrum.shape
-    n_in = kept.shape[2]
-    taps = kept.real.new_zeros(geo.kernel, n_out * n_in)
-    for start, stop in frequency_chunks(keep, n_out * n_in, kept.dtype):
-        spectrum = cmac(grad_spectrum[start:stop].transpose(1, 2), kept[start:stop], conj_a=True,
-                        backend=backend)  # (bins, F, C)
-        bins = torch.arange(start, stop, device=kept.device)
-        basis = phase_matrix(bins, geo.kernel, geo.pad_left, geo.fft_len, 1, kept.dtype)
-        basis = basis * (one_sided_weights(bins, geo.fft_len, taps.dtype) / geo.fft_len)[:, None]
-        taps += (basis.T @ spectrum.reshape(stop - start, -1)).real  # Re(sum_k basis * spectrum)
-    return taps.view(geo.kernel, n_out, n_in).permute(1, 2, 0)
-
-
 def _above_cut(per_sample: torch.Tensor, keep: int) -> torch.Tensor:
-    """(keep, N, 1) mask of the bins above each sample's own cut."""
-    return (torch.arange(keep, device=per_sample.device)[:, None] >= per_sample[None, :])[..., None]
+    """(keep, 1, N, 1) mask of the bins above each sample's own cut."""
+    above = torch.arange(keep, device=per_sample.device)[:, None] >= per_sample[None, :]
+    return above[:, None, :, None]
+
+
+def _input_spectrum(x, geo, level_of):
+    """The kept split-complex input spectrum (keep, 2, N, C), a tensor of its own.
+
+    ``level_of(bin_power)`` returns (keep, per_sample cuts or None) as
+    :func:`bandts.functional.band.choose_levels`; ``bin_power()`` transforms all L // 2 + 1 bins
+    and is called only by energy cuts.
+    """
+    n, c, _ = x.shape
+    rows = x.reshape(n * c, -1)
+    full = []
+
+    def bin_power():
+        full.append(spectrum_of(rows, geo.n_bins, 1, geo.fft_len).view(geo.n_bins, 2, n, c))
+        return full[0].square().sum((1, 3)).T  # (N, M)
+
+    keep, per_sample = level_of(bin_power)
+    if not full:
+        return spectrum_of(rows, keep, 1, geo.fft_len).view(keep, 2, n, c), per_sample
+    # A copy, never a view: a view would keep the full spectrum alive until backward.
+    return (full[0][:keep].clone() if keep < geo.n_bins else full[0]), per_sample
 
 
 class BandLimitedConv1dFunction(torch.autograd.Function):
     """Forward and analytic backward of the band-limited 1D convolution.
 
-    Saves for backward only the compressed input spectrum (kept bins, N, C), the spatial weight and,
-    in the "sample" scope, the (N,) per-sample cuts.
+    Saves for backward only the compressed input spectrum (kept bins, 2, N, C), the spatial weight
+    and, in the "sample" scope, the (N,) per-sample cuts.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, geos, band, backend, report):
         (geo,) = geos
         compress_rate, preserve_energy, energy_scope, frozen_cut = band
-        spectrum = torch.fft.rfft(x, n=geo.fft_len)  # (N, C, M)
-
-        def bin_power():
-            return torch.view_as_real(spectrum).square().sum((1, 3))  # (N, M)
-
-        keep, per_sample = choose_levels(bin_power, geo.n_bins, static_level_1d, compress_rate,
-                                         preserve_energy, energy_scope, frozen_cut)
-        # A copy, never a view: a view would keep the full spectrum alive until backward.
-        kept = spectrum[..., :keep].permute(2, 0, 1).contiguous()  # (keep, N, C)
-        del spectrum
+        kept, per_sample = _input_spectrum(x, geo, lambda bin_power: choose_levels(
+            bin_power, geo.n_bins, static_level_1d, compress_rate, preserve_energy, energy_scope,
+            frozen_cut))
+        keep = kept.shape[0]
         if per_sample is not None:
             kept.masked_fill_(_above_cut(per_sample, keep), 0)
-        product = filter_times(kept, weight, geo, False, backend)  # (keep, N, F)
-        out = torch.fft.irfft(product.permute(1, 2, 0), n=geo.fft_len)
-        out = out[..., :geo.full_out_len:geo.stride]
-        out = out + bias[:, None] if bias is not None else out.contiguous()
+        product = filter_times(kept, weight, geo, backend)  # (keep, 2, N, F)
+        n, n_out = x.shape[0], weight.shape[0]
+        out = signal_of(product.view(keep, 2, n * n_out), geo.out_len, geo.stride, geo.fft_len,
+                        inverse=True, row_bias=None if bias is None else bias.repeat(n))
         ctx.save_for_backward(kept, weight, per_sample)
         ctx.geo, ctx.backend, ctx.has_bias = geo, backend, bias is not None
         report.update(kept_bins=keep, spectrum_bins=geo.n_bins, level=keep, n_levels=geo.n_bins)
-        return out
+        return out.view(n, n_out, geo.out_len)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         kept, weight, per_sample = ctx.saved_tensors
         geo, backend = ctx.geo, ctx.backend
-        keep = kept.shape[0]
-        grad = grad_out
-        if geo.stride > 1:
-            grad = grad_out.new_zeros(*grad_out.shape[:2], geo.full_out_len)
-            grad[..., ::geo.stride] = grad_out
-        grad_spectrum = torch.fft.rfft(grad, n=geo.fft_len)[..., :keep].permute(2, 0, 1).contiguous()
+        keep, _, n, n_in = kept.shape
+        n_out = weight.shape[0]
+        grad_spectrum = spectrum_of(grad_out.reshape(n * n_out, -1), keep, geo.stride, geo.fft_len,
+                                    inverse=True).view(keep, 2, n, n_out)
         if per_sample is not None:
             grad_spectrum.masked_fill_(_above_cut(per_sample, keep), 0)
+        want_x, want_w = ctx.needs_input_grad[:2]
+        taps = _taps(weight)
+        grad_x_spectrum = kept.new_empty(keep, 2, n, n_in) if want_x else None
+        grad_taps = taps.new_zeros(taps.shape) if want_w else None
+        chunks = _chunks(keep, weight)
+        buffer = taps.new_empty(2 * (chunks[0][1] - chunks[0][0]), n_in * n_out)
+        for start, stop in chunks:
+            basis = _filter_basis(geo, start, stop, weight)
+            grad = grad_spectrum[start:stop]
+            chunk = buffer[:2 * (stop - start)]
+            if want_x:  # dX = D Wf^T
+                filters = torch.mm(basis, taps, out=chunk).view(stop - start, 2, n_in, n_out)
+                split_cmac(grad, filters.transpose(2, 3), backend=backend,
+                           out=grad_x_spectrum[start:stop])
+            if want_w:  # dWf = X^T conj(D), then the transpose of the filter DFT
+                split_cmac(kept[start:stop].transpose(2, 3), grad, conj_b=True, backend=backend,
+                           out=chunk.view(stop - start, 2, n_in, n_out))
+                grad_taps.addmm_(basis.T, chunk)
         grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x_spectrum = filter_times(grad_spectrum, weight, geo, True, backend)  # (keep, N, C)
-            grad_x = torch.fft.irfft(grad_x_spectrum.permute(1, 2, 0), n=geo.fft_len)
-            grad_x = grad_x[..., :geo.in_len].contiguous()
-        if ctx.needs_input_grad[1]:
-            grad_w = weight_grad_1d(grad_spectrum, kept, geo, backend)
+        if want_x:
+            grad_x = signal_of(grad_x_spectrum.view(keep, 2, n * n_in), geo.in_len, 1,
+                               geo.fft_len).view(n, n_in, geo.in_len)
+        if want_w:
+            grad_w = grad_taps.view(geo.kernel, n_in, n_out).permute(2, 1, 0).contiguous()
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum((0, 2))
         return grad_x, grad_w, grad_b, None, None, None, None

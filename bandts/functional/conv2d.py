@@ -12,7 +12,7 @@ from torch.autograd.function import once_differentiable
 
 from bandts.backends import cmac
 from bandts.functional.band import axis_keep, choose_levels, levels_2d, static_level_2d
-from bandts.functional.chunks import frequency_chunks
+from bandts.functional.chunks import chunk_ranges
 from bandts.functional.dft import one_sided_weights, phase_matrix
 from bandts.functional.inputs import run_checked
 
@@ -86,7 +86,7 @@ def filter_times_2d(spectrum, weight, geo_h, geo_w, band: Band2d, for_input_grad
     flat = taps.reshape(kh, -1).to(spectrum.dtype)
     shape, n_cols = taps.shape[2:], band.n_cols
     result = spectrum.new_empty(band.count, spectrum.shape[1], shape[1])
-    for start, stop in frequency_chunks(len(rows), n_cols * flat.shape[1] // kw, spectrum.dtype):
+    for start, stop in chunk_ranges(len(rows), n_cols * flat.shape[1] // kw, spectrum.dtype):
         by_row = (rows[start:stop] @ flat).view(stop - start, kw, -1)
         chunk = torch.matmul(cols, by_row).reshape((stop - start) * n_cols, *shape)
         result[start * n_cols:stop * n_cols] = cmac(spectrum[start * n_cols:stop * n_cols], chunk,
@@ -107,7 +107,7 @@ def weight_grad_2d(grad_spectrum, kept, geo_h, geo_w, band: Band2d, backend: str
     cols = cols * (weights / (geo_h.fft_len * geo_w.fft_len))[:, None]
     n_cols = band.n_cols
     taps = kept.real.new_zeros(geo_h.kernel, geo_w.kernel * n_out * n_in)
-    for start, stop in frequency_chunks(len(rows), n_cols * n_out * n_in, kept.dtype):
+    for start, stop in chunk_ranges(len(rows), n_cols * n_out * n_in, kept.dtype):
         coefficients = slice(start * n_cols, stop * n_cols)
         spectrum = cmac(grad_spectrum[coefficients].transpose(1, 2), kept[coefficients],
                         conj_a=True, backend=backend)  # (coefficients, F, C)

@@ -9,6 +9,7 @@ That shift folds the input's left zero padding into the filter, so inputs are tr
 being padded (a circular shift commutes with the ideal low-pass, so the result is the same).
 """
 
+import functools
 import math
 
 import torch
@@ -37,3 +38,36 @@ def one_sided_weights(bins: torch.Tensor, fft_len: int, dtype: torch.dtype) -> t
     """How often each one-sided bin counts in the full spectrum: 1 for DC and Nyquist, else 2."""
     twice = (bins != 0) & ~((fft_len % 2 == 0) & (bins == fft_len // 2))
     return 1.0 + twice.to(dtype)
+
+
+@functools.lru_cache(maxsize=128)
+def real_dft_matrix(start: int, stop: int, n_positions: int, fft_len: int, dtype: torch.dtype,
+                    device: torch.device, step: int = 1, offset: int = 0,
+                    inverse: bool = False) -> torch.Tensor:
+    """Split-complex DFT rows for bins start..stop-1 at positions ``offset + step * i``.
+
+    Row k of the result is [cos, -sin](2 pi k p / L) over the positions p, so
+    ``real_dft_matrix(...) @ signal`` is the length-L DFT, at those bins, of a signal sitting at
+    those positions (zero elsewhere), with real and imaginary parts as planes. With ``inverse``
+    every row is scaled by w_k / L (w_k = 1 for DC and Nyquist, else 2), so that
+    ``sum_k,plane spectrum * matrix`` is ``irfft`` of the bins zero-extended to L // 2 + 1.
+
+    The matrices depend only on the geometry, so they are cached; never modify the result.
+
+    Args:
+        n_positions: number of positions.
+        dtype: real dtype of the result; device: its device.
+
+    Returns:
+        (stop - start, 2, n_positions) tensor.
+    """
+    with torch.inference_mode(False):  # a cached inference tensor could not be used later
+        bins = torch.arange(start, stop, dtype=torch.int64, device=device)
+        positions = torch.arange(n_positions, dtype=torch.int64, device=device) * step + offset
+        # Integer products reduced mod L keep the angle exact in float64 whatever the size.
+        turns = torch.remainder(bins[:, None] * positions[None, :], fft_len)
+        angle = turns.to(torch.float64) * (2.0 * math.pi / fft_len)
+        matrix = torch.stack((torch.cos(angle), -torch.sin(angle)), 1)
+        if inverse:
+            matrix *= (one_sided_weights(bins, fft_len, torch.float64) / fft_len)[:, None, None]
+        return matrix.to(dtype)

@@ -1,0 +1,104 @@
+"""Real DFTs of signals at the kept bins, in the split-complex frequency-major layout.
+
+A spectrum here is a (bins, 2, R) tensor: for each of R signals, real and imaginary parts as the
+two planes of each bin. Signals are (R, P) rows whose samples sit at positions ``step * i``,
+i = 0..P-1, of a length-L frame (zero elsewhere):
+
+- :func:`spectrum_of`: S[k] = scale_k * sum_i signal[i] exp(-2 pi i k step i / L);
+- :func:`signal_of`, its transpose: signal[i] = sum_k scale_k (Re S[k] cos - Im S[k] sin)(...).
+
+``inverse`` selects scale_k = w_k / L (w_k = 1 for DC and Nyquist, else 2), making
+:func:`signal_of` the inverse real DFT of the bins zero-extended to L // 2 + 1 (``irfft``);
+otherwise scale_k = 1.
+
+Two methods compute the same numbers. A GEMM with the small matrix of
+:func:`bandts.functional.dft.real_dft_matrix` reads and writes the split layout directly and costs
+O(R * P * bins), shrinking with the band; ``torch.fft`` costs O(R * L log L) at every band plus
+copies between its interleaved (R, bins) layout and this one. :func:`uses_gemm` picks one.
+"""
+
+import math
+
+import torch
+
+from bandts.functional.chunks import chunk_ranges
+from bandts.functional.dft import one_sided_weights, real_dft_matrix
+
+# The GEMM is used while bins <= GEMM_BINS_PER_LOG2 * log2(L) (82 bins at L = 288, 101 at
+# L = 1080). Fitted with benchmarks/bench_transforms.py on the 2-core development machine: the
+# GEMM took 0.4-0.9x the FFT's time up to 72 bins at L = 288 and 65 at L = 1080, 1.2-2x from 135.
+GEMM_BINS_PER_LOG2 = 10.0
+
+
+def uses_gemm(bins: int, fft_len: int) -> bool:
+    """Whether a transform of ``bins`` kept bins of a length-``fft_len`` frame uses the GEMM."""
+    return bins <= GEMM_BINS_PER_LOG2 * math.log2(fft_len)
+
+
+def _matrix(bins, n_positions, step, fft_len, inverse, like):
+    return real_dft_matrix(0, bins, n_positions, fft_len, like.dtype, like.device, step=step,
+                           inverse=inverse)
+
+
+def _fft_weights(bins, fft_len, like):
+    """w_k of the bins 0..bins-1: how often each counts in the full spectrum (1 or 2), (bins,)."""
+    return one_sided_weights(torch.arange(bins, device=like.device), fft_len, like.dtype)
+
+
+def spectrum_of(rows: torch.Tensor, bins: int, step: int, fft_len: int,
+                inverse: bool = False) -> torch.Tensor:
+    """(R, P) signals -> their (bins, 2, R) spectra at bins 0..bins-1 (see the module docstring)."""
+    n_rows, n_positions = rows.shape
+    if uses_gemm(bins, fft_len):
+        matrix = _matrix(bins, n_positions, step, fft_len, inverse, rows)
+        return (matrix.flatten(0, 1) @ rows.T).view(bins, 2, n_rows)
+    split = rows.new_empty(bins, 2, n_rows)
+    scale = _fft_weights(bins, fft_len, rows)[:, None, None] / fft_len if inverse else None
+    # Blocks of rows keep the FFT's temporaries small, so they are reused from the heap rather
+    # than faulted in afresh (large fresh allocations are slow on virtual machines).
+    for start, stop in chunk_ranges(n_rows, fft_len, rows.dtype):
+        block = rows[start:stop]
+        if step > 1:
+            block = rows.new_zeros(stop - start, fft_len)
+            block[:, :n_positions * step:step] = rows[start:stop]
+        interleaved = torch.view_as_real(torch.fft.rfft(block, n=fft_len)[:, :bins])
+        target = split[:, :, start:stop]
+        if scale is None:
+            target.copy_(interleaved.permute(1, 2, 0))
+        else:
+            torch.mul(interleaved.permute(1, 2, 0), scale, out=target)
+    return split
+
+
+def signal_of(spectrum: torch.Tensor, n_positions: int, step: int, fft_len: int,
+              inverse: bool = False, row_bias: torch.Tensor = None) -> torch.Tensor:
+    """(bins, 2, R) spectra -> (R, P) signals, the transpose of :func:`spectrum_of`.
+
+    Args:
+        row_bias: optional (R,) values added to every sample of each row.
+    """
+    bins, _, n_rows = spectrum.shape
+    if uses_gemm(bins, fft_len):
+        matrix = _matrix(bins, n_positions, step, fft_len, inverse, spectrum).flatten(0, 1)
+        if row_bias is None:
+            return spectrum.flatten(0, 1).T @ matrix
+        return torch.addmm(row_bias[:, None], spectrum.flatten(0, 1).T, matrix)
+    # irfft sums w_k / L (...) over all L // 2 + 1 bins: zero-extend the spectrum in one
+    # interleaved buffer (no second padded copy inside irfft), undoing the scale if there is none.
+    factor = None if inverse else fft_len / _fft_weights(bins, fft_len, spectrum)[:, None]
+    signals = spectrum.new_empty(n_rows, n_positions)
+    for start, stop in chunk_ranges(n_rows, fft_len, spectrum.dtype):
+        interleaved = spectrum.new_empty(stop - start, fft_len // 2 + 1, 2)
+        interleaved[:, bins:] = 0
+        block = spectrum[:, :, start:stop].permute(2, 0, 1)
+        if factor is None:
+            interleaved[:, :bins] = block
+        else:
+            torch.mul(block, factor, out=interleaved[:, :bins])
+        frames = torch.fft.irfft(torch.view_as_complex(interleaved), n=fft_len)
+        samples = frames[:, :n_positions * step:step]
+        if row_bias is None:
+            signals[start:stop] = samples
+        else:
+            torch.add(samples, row_bias[start:stop, None], out=signals[start:stop])
+    return signals
