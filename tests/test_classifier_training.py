@@ -189,3 +189,25 @@ def test_verbose_shows_a_progress_bar_and_default_is_quiet(capsys):
     BandLimitedFCN(n_epochs=2, filters=(4, 4, 4), random_state=0, verbose=True).fit(X, y)
     err = capsys.readouterr().err
     assert "training" in err and "2/2" in err
+
+
+def test_band_limited_network_saves_less_than_the_direct_one():
+    """Whole network, paper widths, one FiftyWords-sized batch: behind band-limited layers the
+    ReLUs keep one-byte masks, so the network-level saving follows the layer-level one."""
+    torch.manual_seed(0)
+    x = torch.randn(16, 1, 270)
+    totals = {}
+    for name, kwargs in {"direct": dict(conv="direct"), "fft-0": dict(conv="fft"),
+                         "fft-0.5": dict(conv="fft", compress_rate=0.5),
+                         "fft-0.75": dict(conv="fft", compress_rate=0.75)}.items():
+        model = FCN(1, 50, kernel_sizes=(7, 5, 3), **kwargs)
+        with record_saved_bytes(model) as saved:
+            model(x)
+        totals[name] = sum(saved.values())
+        if name != "direct":
+            assert all(saved[f"blocks.{i}.relu"] == 16 * c * 270 for i, c in enumerate((128, 256, 128)))
+    # per block: BatchNorm input (4 bytes per output element), the ReLU mask (1 byte) and the
+    # next layer's spectrum, against BatchNorm input and ReLU output (4 + 4) for direct
+    assert totals["fft-0.5"] < 0.85 * totals["direct"]  # measured 13.95 / 16.91 MB = 0.82
+    assert totals["fft-0.75"] < 0.75 * totals["direct"]  # 12.25 / 16.91 MB = 0.72
+    assert totals["fft-0.75"] < totals["fft-0.5"] < totals["fft-0"]

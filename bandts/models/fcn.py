@@ -9,7 +9,7 @@ spatial axes and a linear head. The convolutions are either bandts' band-limited
 import torch
 from torch import nn
 
-from bandts.nn import BandLimitedConv1d, BandLimitedConv2d
+from bandts.nn import BandLimitedConv1d, BandLimitedConv2d, MaskedReLU
 
 CONV_KINDS = ("fft", "direct")
 
@@ -23,6 +23,8 @@ class ConvBlock(nn.Module):
 
     Input (N, C_in, *S), output (N, C_out, *S) with S = (L,) or (H, W). The "fft" layer is
     converted from the direct one, so for a given seed both kinds start from identical weights.
+    With "fft" layers the ReLU is :class:`bandts.nn.MaskedReLU`: the next band-limited layer keeps
+    only a compressed spectrum of the ReLU's output, so the ReLU should not keep the output whole.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, spatial_dims: int,
@@ -31,7 +33,7 @@ class ConvBlock(nn.Module):
         direct = _DIRECT_CONV[spatial_dims](in_channels, out_channels, kernel_size, padding="same")
         self.conv = direct if conv == "direct" else _FFT_CONV[spatial_dims].from_conv(direct, **band)
         self.bn = _BATCH_NORM[spatial_dims](out_channels)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU() if conv == "direct" else MaskedReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.bn(self.conv(x)))

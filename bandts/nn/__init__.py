@@ -1,7 +1,8 @@
 """Band-limited layers and whole-model tools, like ``torch.nn``."""
 
+from bandts.nn.activation import MaskedReLU
 from bandts.nn.conv import BandLimitedConv1d, BandLimitedConv2d
 from bandts.nn.model_tools import bandlimit, bandlimited_layers, calibrate_cuts, set_band
 
-__all__ = ["BandLimitedConv1d", "BandLimitedConv2d", "bandlimit", "bandlimited_layers",
-           "calibrate_cuts", "set_band"]
+__all__ = ["BandLimitedConv1d", "BandLimitedConv2d", "MaskedReLU", "bandlimit",
+           "bandlimited_layers", "calibrate_cuts", "set_band"]
