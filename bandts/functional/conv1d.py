@@ -107,9 +107,12 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
         if per_sample is not None:
             kept.masked_fill_(_above_cut(per_sample, keep), 0)
         product = filter_times(kept, weight, geo, backend)  # (keep, 2, N, F)
+        if bias is not None:
+            # A constant is the DC bin alone: L * bias there adds bias to every output sample.
+            product[0, 0] += geo.fft_len * bias
         n, n_out = x.shape[0], weight.shape[0]
         out = signal_of(product.view(keep, 2, n * n_out), geo.out_len, geo.stride, geo.fft_len,
-                        inverse=True, row_bias=None if bias is None else bias.repeat(n))
+                        inverse=True)
         ctx.save_for_backward(kept, weight, per_sample)
         ctx.geo, ctx.backend, ctx.has_bias = geo, backend, bias is not None
         report.update(kept_bins=keep, spectrum_bins=geo.n_bins, level=keep, n_levels=geo.n_bins)

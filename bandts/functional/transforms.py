@@ -71,18 +71,12 @@ def spectrum_of(rows: torch.Tensor, bins: int, step: int, fft_len: int,
 
 
 def signal_of(spectrum: torch.Tensor, n_positions: int, step: int, fft_len: int,
-              inverse: bool = False, row_bias: torch.Tensor = None) -> torch.Tensor:
-    """(bins, 2, R) spectra -> (R, P) signals, the transpose of :func:`spectrum_of`.
-
-    Args:
-        row_bias: optional (R,) values added to every sample of each row.
-    """
+              inverse: bool = False) -> torch.Tensor:
+    """(bins, 2, R) spectra -> (R, P) signals, the transpose of :func:`spectrum_of`."""
     bins, _, n_rows = spectrum.shape
     if uses_gemm(bins, fft_len):
         matrix = _matrix(bins, n_positions, step, fft_len, inverse, spectrum).flatten(0, 1)
-        if row_bias is None:
-            return spectrum.flatten(0, 1).T @ matrix
-        return torch.addmm(row_bias[:, None], spectrum.flatten(0, 1).T, matrix)
+        return spectrum.flatten(0, 1).T @ matrix
     # irfft sums w_k / L (...) over all L // 2 + 1 bins: zero-extend the spectrum in one
     # interleaved buffer (no second padded copy inside irfft), undoing the scale if there is none.
     factor = None if inverse else fft_len / _fft_weights(bins, fft_len, spectrum)[:, None]
@@ -96,9 +90,5 @@ def signal_of(spectrum: torch.Tensor, n_positions: int, step: int, fft_len: int,
         else:
             torch.mul(block, factor, out=interleaved[:, :bins])
         frames = torch.fft.irfft(torch.view_as_complex(interleaved), n=fft_len)
-        samples = frames[:, :n_positions * step:step]
-        if row_bias is None:
-            signals[start:stop] = samples
-        else:
-            torch.add(samples, row_bias[start:stop, None], out=signals[start:stop])
+        signals[start:stop] = frames[:, :n_positions * step:step]
     return signals
