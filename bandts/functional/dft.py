@@ -40,11 +40,15 @@ def one_sided_weights(bins: torch.Tensor, fft_len: int, dtype: torch.dtype) -> t
     return 1.0 + twice.to(dtype)
 
 
-@functools.lru_cache(maxsize=128)
+# Matrices up to this many entries are cached (2 MiB in float32); at most this many of them.
+CACHED_ENTRIES = 2**19
+CACHE_SIZE = 32
+
+
 def real_dft_matrix(start: int, stop: int, n_positions: int, fft_len: int, dtype: torch.dtype,
                     device: torch.device, step: int = 1, offset: int = 0,
                     inverse: bool = False) -> torch.Tensor:
-    """Split-complex DFT rows for bins start..stop-1 at positions ``offset + step * i``.
+    """Split-complex DFT rows for bins start..stop-1 at positions ``offset + step * j``.
 
     Row k of the result is [cos, -sin](2 pi k p / L) over the positions p, so
     ``real_dft_matrix(...) @ signal`` is the length-L DFT, at those bins, of a signal sitting at
@@ -52,7 +56,8 @@ def real_dft_matrix(start: int, stop: int, n_positions: int, fft_len: int, dtype
     every row is scaled by w_k / L (w_k = 1 for DC and Nyquist, else 2), so that
     ``sum_k,plane spectrum * matrix`` is ``irfft`` of the bins zero-extended to L // 2 + 1.
 
-    The matrices depend only on the geometry, so they are cached; never modify the result.
+    The matrices depend only on the geometry; small ones are cached (the same few serve every
+    call of a layer), so never modify the result.
 
     Args:
         n_positions: number of positions.
@@ -61,6 +66,13 @@ def real_dft_matrix(start: int, stop: int, n_positions: int, fft_len: int, dtype
     Returns:
         (stop - start, 2, n_positions) tensor.
     """
+    args = (start, stop, n_positions, fft_len, dtype, device, step, offset, inverse)
+    if (stop - start) * 2 * n_positions <= CACHED_ENTRIES:
+        return _cached_real_dft_matrix(*args)
+    return _real_dft_matrix(*args)
+
+
+def _real_dft_matrix(start, stop, n_positions, fft_len, dtype, device, step, offset, inverse):
     with torch.inference_mode(False):  # a cached inference tensor could not be used later
         bins = torch.arange(start, stop, dtype=torch.int64, device=device)
         positions = torch.arange(n_positions, dtype=torch.int64, device=device) * step + offset
@@ -71,3 +83,6 @@ def real_dft_matrix(start: int, stop: int, n_positions: int, fft_len: int, dtype
         if inverse:
             matrix *= (one_sided_weights(bins, fft_len, torch.float64) / fft_len)[:, None, None]
         return matrix.to(dtype)
+
+
+_cached_real_dft_matrix = functools.lru_cache(maxsize=CACHE_SIZE)(_real_dft_matrix)

@@ -1,11 +1,11 @@
 """Real DFTs of signals at the kept bins, in the split-complex frequency-major layout.
 
 A spectrum here is a (bins, 2, R) tensor: for each of R signals, real and imaginary parts as the
-two planes of each bin. Signals are (R, P) rows whose samples sit at positions ``step * i``,
-i = 0..P-1, of a length-L frame (zero elsewhere):
+two planes of each bin. Signals are (R, P) rows whose samples sit at positions ``step * j``,
+j = 0..P-1, of a length-L frame (zero elsewhere). With a_kj = 2 pi k step j / L:
 
-- :func:`spectrum_of`: S[k] = scale_k * sum_i signal[i] exp(-2 pi i k step i / L);
-- :func:`signal_of`, its transpose: signal[i] = sum_k scale_k (Re S[k] cos - Im S[k] sin)(...).
+- :func:`spectrum_of`: S[k] = scale_k * sum_j signal[j] (cos a_kj - i sin a_kj);
+- :func:`signal_of`, its transpose: signal[j] = sum_k scale_k (Re S[k] cos a_kj - Im S[k] sin a_kj).
 
 ``inverse`` selects scale_k = w_k / L (w_k = 1 for DC and Nyquist, else 2), making
 :func:`signal_of` the inverse real DFT of the bins zero-extended to L // 2 + 1 (``irfft``);
@@ -24,10 +24,14 @@ import torch
 from bandts.functional.chunks import chunk_ranges
 from bandts.functional.dft import one_sided_weights, real_dft_matrix
 
-# The GEMM is used while bins <= GEMM_BINS_PER_LOG2 * log2(L) (82 bins at L = 288, 101 at
-# L = 1080). Fitted with benchmarks/bench_transforms.py on the 2-core development machine: the
-# GEMM took 0.4-0.9x the FFT's time up to 72 bins at L = 288 and 65 at L = 1080, 1.2-2x from 135.
-GEMM_BINS_PER_LOG2 = 10.0
+# The GEMM is used while bins <= GEMM_BINS_PER_LOG2 * log2(L) (49 bins at L = 288, 60 at
+# L = 1080). Fitted on the 2-core development machine with benchmarks/bench_transforms.py (GEMM
+# time / FFT time: 0.15-0.7 up to 36 bins at L = 288, 0.5-0.9 up to 65 at L = 1080, 0.5-1.1 at 72
+# bins at L = 288, above 1.4 from 135) and whole layers forward + backward at L = 270 (36 bins:
+# GEMM 0.40 / 0.54 / 0.86 of torch's conv against FFT 0.42 / 0.59 / 0.99 for the FCN's three
+# layers; 72 bins: GEMM 0.65-0.74 / 0.97-1.21 / 1.27-1.34 against FFT 0.64-0.66 / 0.93-1.05 /
+# 1.28-1.35).
+GEMM_BINS_PER_LOG2 = 6.0
 
 
 def uses_gemm(bins: int, fft_len: int) -> bool:
