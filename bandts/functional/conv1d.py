@@ -37,8 +37,12 @@ def _taps(weight: torch.Tensor) -> torch.Tensor:
     return weight.permute(2, 1, 0).reshape(weight.shape[2], -1)
 
 
-def _chunks(keep: int, weight: torch.Tensor) -> list:
-    return chunk_ranges(keep, 2 * weight.shape[0] * weight.shape[1], weight.dtype)
+def _chunks_and_buffer(keep: int, weight: torch.Tensor) -> tuple:
+    """Chunks of bins for the filter spectrum and one buffer that holds any chunk's (2 * bins,
+    C * F) spectrum, reused by every chunk of a pass."""
+    n_filters = weight.shape[0] * weight.shape[1]
+    chunks = chunk_ranges(keep, 2 * n_filters, weight.dtype)
+    return chunks, weight.new_empty(2 * (chunks[0][1] - chunks[0][0]), n_filters)
 
 
 def filter_times(spectrum, weight, geo, backend: str) -> torch.Tensor:
@@ -51,8 +55,7 @@ def filter_times(spectrum, weight, geo, backend: str) -> torch.Tensor:
     n_out = weight.shape[0]
     taps = _taps(weight)
     result = spectrum.new_empty(keep, 2, rows, n_out)
-    chunks = _chunks(keep, weight)
-    buffer = taps.new_empty(2 * (chunks[0][1] - chunks[0][0]), n_in * n_out)
+    chunks, buffer = _chunks_and_buffer(keep, weight)
     for start, stop in chunks:
         filters = torch.mm(_filter_basis(geo, start, stop, weight), taps,
                            out=buffer[:2 * (stop - start)]).view(stop - start, 2, n_in, n_out)
@@ -133,8 +136,7 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
         taps = _taps(weight)
         grad_x_spectrum = kept.new_empty(keep, 2, n, n_in) if want_x else None
         grad_taps = taps.new_zeros(taps.shape) if want_w else None
-        chunks = _chunks(keep, weight)
-        buffer = taps.new_empty(2 * (chunks[0][1] - chunks[0][0]), n_in * n_out)
+        chunks, buffer = _chunks_and_buffer(keep, weight)
         for start, stop in chunks:
             basis = _filter_basis(geo, start, stop, weight)
             grad = grad_spectrum[start:stop]
