@@ -29,7 +29,8 @@ Usage:
     python benchmarks/bench_fcn_training.py --epochs 10 \\
         --datasets FiftyWords ECG200 GunPoint [--seeds 0 1 2]
 
-Results: a table on stdout and ``benchmarks/results/bench_fcn_training.{json,csv}``.
+Results: a table on stdout and ``benchmarks/results/<name>.{json,csv}`` (``--name``, default
+bench_fcn_training).
 Wall times on a shared machine are noisy: compare ratios within one run, not across runs. With
 other processes busy, torch's default 2 threads made some runs switch between normal and ~5-10x
 slower epochs (thread contention); ``--threads 1`` gives stable numbers there.
@@ -206,6 +207,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads per run (default 0: torch's default)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="bench_fcn_training",
+                        help="results file name, without extension (default bench_fcn_training)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -238,7 +241,7 @@ def main(argv=None) -> None:
             "torch": torch.__version__, "epochs": args.epochs, "batch_size": BATCH_SIZE,
             "learning_rate": LEARNING_RATE, "seeds": args.seeds,
             "targets": targets}
-    path = save_results(args.out, "bench_fcn_training", meta, rows,
+    path = save_results(args.out, args.name, meta, rows,
                         csv_skip=("epoch_seconds_all", "epoch_seconds_runs", "accuracy_runs",
                                   "seeds"))
     print(f"saved {path} and .csv")

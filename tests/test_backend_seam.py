@@ -35,21 +35,28 @@ def split(z):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("conj_a,conj_b", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("a_layout", ["contiguous", "transposed"])
 @pytest.mark.parametrize("b_layout", ["contiguous", "transposed", "strided"])
+# (M, J, N): the first expands a, the second the output (see split_cmac's cost model).
+@pytest.mark.parametrize("m,j,n", [(5, 3, 4), (4, 16, 2)])
 @pytest.mark.parametrize("with_out", [False, True])
-def test_split_cmac_matches_the_complex_product(dtype, conj_a, conj_b, b_layout, with_out):
-    """Both realifications (b's planes stacked or side by side) and a non-unit-stride b."""
+def test_split_cmac_matches_the_complex_product(dtype, conj_a, conj_b, a_layout, b_layout, m, j, n,
+                                                with_out):
+    """Both realifications, a transposed a (expanded as a transposed block matrix), b's planes
+    stacked or side by side, and a non-unit-stride b."""
     complex_dtype = torch.complex64 if dtype == torch.float32 else torch.complex128
-    a = torch.randn(6, 5, 3, dtype=complex_dtype)
-    b = torch.randn(6, 3, 4, dtype=complex_dtype)
+    a = torch.randn(6, m, j, dtype=complex_dtype)
+    b = torch.randn(6, j, n, dtype=complex_dtype)
+    a_split = {"contiguous": split(a),
+               "transposed": split(a.transpose(1, 2).contiguous()).transpose(2, 3)}[a_layout]
     b_split = {"contiguous": split(b),
                "transposed": split(b.transpose(1, 2).contiguous()).transpose(2, 3),
-               "strided": split(torch.randn(6, 3, 8, dtype=complex_dtype))[..., ::2]}[b_layout]
+               "strided": split(torch.randn(6, j, 2 * n, dtype=complex_dtype))[..., ::2]}[b_layout]
     if b_layout == "strided":
         b = torch.complex(b_split[:, 0], b_split[:, 1])
     expected = torch.einsum("kmj,kjn->kmn", a.conj() if conj_a else a, b.conj() if conj_b else b)
-    out = torch.full((6, 2, 5, 4), float("nan"), dtype=dtype) if with_out else None
-    result = split_cmac(split(a), b_split, conj_a=conj_a, conj_b=conj_b, backend="torch", out=out)
+    out = torch.full((6, 2, m, n), float("nan"), dtype=dtype) if with_out else None
+    result = split_cmac(a_split, b_split, conj_a=conj_a, conj_b=conj_b, backend="torch", out=out)
     torch.testing.assert_close(result, split(expected))
     if with_out:
         assert result.data_ptr() == out.data_ptr()

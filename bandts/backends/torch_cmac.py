@@ -66,10 +66,23 @@ def split_cmac(a: torch.Tensor, b: torch.Tensor, conj_a: bool = False, conj_b: b
             out[:, 1].neg_()
         return out
     ar, ai = a.unbind(1)
-    expanded = a.new_empty(k, 2, m, 2, j)
-    expanded[:, 0, :, 0] = ar
-    expanded[:, 0, :, 1] = ai if sa * sb < 0 else -ai
-    expanded[:, 1, :, 0] = ai if sa > 0 else -ai
-    expanded[:, 1, :, 1] = ar if sb > 0 else -ar
+    # Planes of the block matrix [[ar, -s ai], [sa ai, sb ar]], each with its sign.
+    blocks = (((ar, 1.0), (ai, -sa * sb)), ((ai, sa), (ar, sb)))
+    # A transposed ``a`` (e.g. the input spectrum in the weight gradient) is expanded as the
+    # transpose of the block matrix: row-wise copies instead of transposing ones; bmm reads the
+    # transpose for free.
+    transposed = a.stride(2) == 1 and a.stride(3) != 1
+    expanded = a.new_empty((k, 2, j, 2, m) if transposed else (k, 2, m, 2, j))
+    for p in range(2):
+        for q in range(2):
+            plane, sign = blocks[p][q]
+            target = expanded[:, q, :, p] if transposed else expanded[:, p, :, q]
+            source = plane.transpose(1, 2) if transposed else plane
+            if sign > 0:
+                target.copy_(source)
+            else:
+                torch.neg(source, out=target)
+    left = (expanded.view(k, 2 * j, 2 * m).transpose(1, 2) if transposed
+            else expanded.view(k, 2 * m, 2 * j))
     result = out.view(k, 2 * m, n) if out is not None else None
-    return torch.bmm(expanded.view(k, 2 * m, 2 * j), b.reshape(k, 2 * j, n), out=result).view(k, 2, m, n)
+    return torch.bmm(left, b.reshape(k, 2 * j, n), out=result).view(k, 2, m, n)

@@ -130,6 +130,11 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
         n_out = weight.shape[0]
         grad_spectrum = spectrum_of(grad_out.reshape(n * n_out, -1), keep, geo.stride, geo.fft_len,
                                     inverse=True).view(keep, 2, n, n_out)
+        grad_b = None
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            # The bias sits in the DC bin (forward), whose adjoint sums the gradient over samples:
+            # read it from that bin instead of summing grad_out again.
+            grad_b = geo.fft_len * grad_spectrum[0, 0].sum(0)
         if per_sample is not None:
             grad_spectrum.masked_fill_(_above_cut(per_sample, keep), 0)
         want_x, want_w = ctx.needs_input_grad[:2]
@@ -149,14 +154,12 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
                 split_cmac(kept[start:stop].transpose(2, 3), grad, conj_b=True, backend=backend,
                            out=chunk.view(stop - start, 2, n_in, n_out))
                 grad_taps.addmm_(basis.T, chunk)
-        grad_x = grad_w = grad_b = None
+        grad_x = grad_w = None
         if want_x:
             grad_x = signal_of(grad_x_spectrum.view(keep, 2, n * n_in), geo.in_len, 1,
                                geo.fft_len).view(n, n_in, geo.in_len)
         if want_w:
             grad_w = grad_taps.view(geo.kernel, n_in, n_out).permute(2, 1, 0).contiguous()
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad_out.sum((0, 2))
         return grad_x, grad_w, grad_b, None, None, None, None
 
 
