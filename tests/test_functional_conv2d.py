@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bandts.functional import bandlimited_conv2d, bandlimited_conv2d_report
+from bandts.functional import bandlimited_conv2d, bandlimited_conv2d_report, transforms
 from bandts.functional.geometry import next_5_smooth
 from reference import bandlimited_conv2d_reference
 
@@ -19,8 +19,15 @@ SHAPES = [
 ]
 
 
+@pytest.fixture(params=["gemm", "fft"])
+def column_method(request, monkeypatch):
+    """Column transforms by the DFT GEMM or by torch.fft (both paths of the layer)."""
+    monkeypatch.setattr(transforms, "GEMM_BINS_PER_LOG2", math.inf if request.param == "gemm" else 0.0)
+    return request.param
+
+
 @pytest.mark.parametrize("shape", SHAPES)
-def test_full_band_equals_torch_conv2d(shape):
+def test_full_band_equals_torch_conv2d(shape, column_method):
     n, c, f, h, w, kernel, stride, padding = shape
     x = torch.randn(n, c, h, w, requires_grad=True)
     weight = torch.randn(f, c, *kernel, requires_grad=True)
@@ -37,7 +44,7 @@ def test_full_band_equals_torch_conv2d(shape):
 
 @pytest.mark.parametrize("rate", [0.3, 0.5, 0.75])
 @pytest.mark.parametrize("size,padding", [((8, 8), (1, 1)), ((6, 9), (0, 2))])
-def test_static_rate_against_direct_reference(rate, size, padding):
+def test_static_rate_against_direct_reference(rate, size, padding, column_method):
     rng = np.random.default_rng(2)
     x, w = rng.normal(size=(2, 2, *size)), rng.normal(size=(2, 2, 3, 3))
     fft_shape = tuple(next_5_smooth(s + 2 * p) for s, p in zip(size, padding))
@@ -68,7 +75,7 @@ def test_square_lead_compression_matches_the_design():
     dict(preserve_energy=0.7, energy_scope="batch"),
     dict(preserve_energy=0.7, energy_scope="frozen", frozen_cut=0.5),
 ])
-def test_gradcheck_with_compression(band):
+def test_gradcheck_with_compression(band, column_method):
     torch.manual_seed(4)
     x = torch.randn(2, 2, 6, 7, dtype=torch.float64)
     x[0] *= torch.linspace(0, 1, 7, dtype=torch.float64)

@@ -5,6 +5,10 @@ The spectrum is the (Lh, Lw // 2 + 1) rfft2 grid; a kept band is a set of rows (
 the last ir - 1, contiguous under circular indexing) times the first ic columns (DESIGN.md
 section 4; levels in :mod:`bandts.functional.band`). Kept coefficients are flattened row-major into
 one frequency axis, frequency-major as in 1D: (kept coefficients, rows, columns).
+
+Along the width only the kept one-sided columns are computed: by a GEMM with their small DFT
+matrix while the band is narrow (the rule of :func:`bandts.functional.transforms.uses_gemm`),
+by ``torch.fft`` otherwise; along the height by ``torch.fft``.
 """
 
 import torch
@@ -13,8 +17,9 @@ from torch.autograd.function import once_differentiable
 from bandts.backends import cmac
 from bandts.functional.band import axis_keep, choose_levels, levels_2d, static_level_2d
 from bandts.functional.chunks import chunk_ranges
-from bandts.functional.dft import one_sided_weights, phase_matrix
+from bandts.functional.dft import one_sided_weights, phase_matrix, real_dft_matrix
 from bandts.functional.inputs import run_checked
+from bandts.functional.transforms import uses_gemm
 
 
 class Band2d:
@@ -116,11 +121,36 @@ def weight_grad_2d(grad_spectrum, kept, geo_h, geo_w, band: Band2d, backend: str
     return taps.reshape(geo_h.kernel, geo_w.kernel, n_out, n_in).permute(2, 3, 0, 1)
 
 
+def _columns(x: torch.Tensor, n_cols: int, fft_w: int) -> torch.Tensor:
+    """``rfft(x, n=fft_w, dim=3)[..., :n_cols]``: (N, C, H, W) real -> (N, C, H, n_cols) complex.
+
+    A narrow band is a GEMM with the small DFT matrix of the kept columns, whose rows alternate
+    real and imaginary parts, so its output is already the interleaved complex layout.
+    """
+    if not uses_gemm(n_cols, fft_w):
+        return torch.fft.rfft(x, n=fft_w, dim=3)[..., :n_cols]
+    n, c, h, w = x.shape
+    matrix = real_dft_matrix(0, n_cols, w, fft_w, x.dtype, x.device).flatten(0, 1)
+    return torch.view_as_complex((x.reshape(-1, w) @ matrix.T).view(n, c, h, n_cols, 2))
+
+
+def _inverse_columns(grid: torch.Tensor, size_w: int, stride_w: int, fft_w: int) -> torch.Tensor:
+    """``irfft(grid, n=fft_w, dim=3)[..., :size_w:stride_w]`` for a grid holding the first
+    ``ic`` one-sided columns (the rest zero): (N, C, R, ic) complex -> (N, C, R, outputs) real."""
+    n, c, rows, n_cols = grid.shape
+    if not uses_gemm(n_cols, fft_w):
+        return torch.fft.irfft(grid, n=fft_w, dim=3)[..., :size_w:stride_w]
+    n_positions = len(range(0, size_w, stride_w))
+    matrix = real_dft_matrix(0, n_cols, n_positions, fft_w, grid.real.dtype, grid.device,
+                             step=stride_w, inverse=True).flatten(0, 1)
+    interleaved = torch.view_as_real(grid).reshape(-1, 2 * n_cols)
+    return (interleaved @ matrix).view(n, c, rows, n_positions)
+
+
 def _inverse(kept_spectrum, band, geo_h, geo_w, size_h, size_w, stride_h=1, stride_w=1):
     """(kept, N, C) -> spatial (N, C, size_h, size_w) taken every stride from the origin."""
-    grid = torch.fft.ifft(band.scatter(kept_spectrum), dim=2)
-    spatial = torch.fft.irfft(grid, n=geo_w.fft_len, dim=3)
-    return spatial[..., :size_h:stride_h, :size_w:stride_w]
+    grid = torch.fft.ifft(band.scatter(kept_spectrum), dim=2)[:, :, :size_h:stride_h]
+    return _inverse_columns(grid, size_w, stride_w, geo_w.fft_len)
 
 
 def _above_cut(per_sample, band_levels):
@@ -140,11 +170,12 @@ class BandLimitedConv2dFunction(torch.autograd.Function):
         geo_h, geo_w = geos
         compress_rate, preserve_energy, energy_scope, frozen_cut = band_setting
         n_levels = max(geo_h.n_bins, geo_w.n_bins)
-        by_col = torch.fft.rfft(x, n=geo_w.fft_len, dim=3)
         levels = levels_2d(geo_h.fft_len, geo_w.fft_len, x.device)
+        all_columns = []  # filled only when an energy cut needs the whole spectrum
 
         def level_power():
-            grid = torch.fft.fft(by_col, n=geo_h.fft_len, dim=2)
+            all_columns.append(torch.fft.rfft(x, n=geo_w.fft_len, dim=3))
+            grid = torch.fft.fft(all_columns[0], n=geo_h.fft_len, dim=2)
             power = torch.view_as_real(grid).square().sum((1, 4)).flatten(1)  # (N, Lh * Wh)
             return power.new_zeros(power.shape[0], n_levels + 1).index_add_(
                 1, levels.flatten(), power)[:, 1:]
@@ -152,7 +183,9 @@ class BandLimitedConv2dFunction(torch.autograd.Function):
         level, per_sample = choose_levels(level_power, n_levels, static_level_2d, compress_rate,
                                           preserve_energy, energy_scope, frozen_cut)
         band = Band2d(geo_h, geo_w, level, x.device)
-        grid = torch.fft.fft(by_col[..., :band.n_cols], n=geo_h.fft_len, dim=2)
+        by_col = (all_columns.pop()[..., :band.n_cols] if all_columns
+                  else _columns(x, band.n_cols, geo_w.fft_len))
+        grid = torch.fft.fft(by_col, n=geo_h.fft_len, dim=2)
         del by_col
         kept = band.gather(grid)  # (kept, N, C), a copy
         del grid
@@ -180,7 +213,7 @@ class BandLimitedConv2dFunction(torch.autograd.Function):
         if geo_h.stride > 1 or geo_w.stride > 1:
             grad = grad_out.new_zeros(*grad_out.shape[:2], geo_h.full_out_len, geo_w.full_out_len)
             grad[..., ::geo_h.stride, ::geo_w.stride] = grad_out
-        by_col = torch.fft.rfft(grad, n=geo_w.fft_len, dim=3)[..., :band.n_cols]
+        by_col = _columns(grad, band.n_cols, geo_w.fft_len)
         grad_spectrum = band.gather(torch.fft.fft(by_col, n=geo_h.fft_len, dim=2))  # (kept, N, F)
         if per_sample is not None:
             grad_spectrum.masked_fill_(_above_cut(per_sample, ctx.band_levels), 0)
