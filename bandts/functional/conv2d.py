@@ -193,9 +193,12 @@ class BandLimitedConv2dFunction(torch.autograd.Function):
         if per_sample is not None:
             kept.masked_fill_(_above_cut(per_sample, band_levels), 0)
         product = filter_times_2d(kept, weight, geo_h, geo_w, band, False, backend)
+        if bias is not None:
+            # A constant is the DC coefficient alone (kept index 0): Lh * Lw * bias there adds
+            # bias to every output, without a pass over the output.
+            product[0] += geo_h.fft_len * geo_w.fft_len * bias
         out = _inverse(product, band, geo_h, geo_w, geo_h.full_out_len, geo_w.full_out_len,
-                       geo_h.stride, geo_w.stride)
-        out = out + bias[:, None, None] if bias is not None else out.contiguous()
+                       geo_h.stride, geo_w.stride).contiguous()
         ctx.save_for_backward(kept, weight, per_sample)
         ctx.geos, ctx.band, ctx.band_levels, ctx.backend = geos, band, band_levels, backend
         ctx.has_bias = bias is not None
@@ -215,16 +218,17 @@ class BandLimitedConv2dFunction(torch.autograd.Function):
             grad[..., ::geo_h.stride, ::geo_w.stride] = grad_out
         by_col = _columns(grad, band.n_cols, geo_w.fft_len)
         grad_spectrum = band.gather(torch.fft.fft(by_col, n=geo_h.fft_len, dim=2))  # (kept, N, F)
+        grad_b = None
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad_spectrum[0].real.sum(0)  # the DC coefficient: the sum over positions
         if per_sample is not None:
             grad_spectrum.masked_fill_(_above_cut(per_sample, ctx.band_levels), 0)
-        grad_x = grad_w = grad_b = None
+        grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             spectrum = filter_times_2d(grad_spectrum, weight, geo_h, geo_w, band, True, backend)
             grad_x = _inverse(spectrum, band, geo_h, geo_w, geo_h.in_len, geo_w.in_len).contiguous()
         if ctx.needs_input_grad[1]:
             grad_w = weight_grad_2d(grad_spectrum, kept, geo_h, geo_w, band, backend)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad_out.sum((0, 2, 3))
         return grad_x, grad_w, grad_b, None, None, None, None
 
 
