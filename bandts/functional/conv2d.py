@@ -143,8 +143,10 @@ def _inverse_columns(grid: torch.Tensor, size_w: int, stride_w: int, fft_w: int)
     n_positions = len(range(0, size_w, stride_w))
     matrix = real_dft_matrix(0, n_cols, n_positions, fft_w, grid.real.dtype, grid.device,
                              step=stride_w, inverse=True).flatten(0, 1)
-    interleaved = torch.view_as_real(grid).reshape(-1, 2 * n_cols)
-    return (interleaved @ matrix).view(n, c, rows, n_positions)
+    # (N * C, R, 2 ic) is a view even when the rows are a slice of a taller grid: matmul runs a
+    # batched GEMM on it rather than copying the grid into one matrix first.
+    interleaved = torch.view_as_real(grid).flatten(3).flatten(0, 1)
+    return torch.matmul(interleaved, matrix).view(n, c, rows, n_positions)
 
 
 def _inverse(kept_spectrum, band, geo_h, geo_w, size_h, size_w, stride_h=1, stride_w=1):
