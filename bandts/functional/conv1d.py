@@ -49,13 +49,14 @@ def _chunks_and_buffer(keep: int, weight: torch.Tensor) -> tuple:
     return chunks, weight.new_empty(2 * (chunks[0][1] - chunks[0][0]), n_filters)
 
 
-def _filter_chunks(chunks, buffer, weight, geo, result, by_output=False):
+def _filter_chunks(keep, weight, geo, result, by_output=False):
     """(start, stop, filter spectrum chunk, result[start:stop]) for :func:`split_cmac_chunks`.
 
     The filter spectrum (keep, 2, C, F), or (keep, 2, F, C) ``by_output``, is the largest tensor
-    of the layer; each chunk of it is built into ``buffer`` just before its product
-    (:func:`_chunks_and_buffer`).
+    of the layer; each chunk of it is built into one reused buffer just before its product
+    (:mod:`bandts.functional.chunks`).
     """
+    chunks, buffer = _chunks_and_buffer(keep, weight)
     n_out, n_in = weight.shape[:2]
     shape = (n_out, n_in) if by_output else (n_in, n_out)
     taps = _taps(weight, by_output)
@@ -69,8 +70,7 @@ def filter_times(spectrum, weight, geo, backend: str) -> torch.Tensor:
     """X conj(Wf) per bin: (keep, 2, N, C) -> (keep, 2, N, F)."""
     keep, _, rows, _ = spectrum.shape
     result = spectrum.new_empty(keep, 2, rows, weight.shape[0])
-    chunks, buffer = _chunks_and_buffer(keep, weight)
-    split_cmac_chunks(spectrum, _filter_chunks(chunks, buffer, weight, geo, result), conj_b=True,
+    split_cmac_chunks(spectrum, _filter_chunks(keep, weight, geo, result), conj_b=True,
                       backend=backend)
     return result
 
@@ -103,9 +103,10 @@ def _input_spectrum(x, geo, level_of):
     return (full[0][:keep].clone() if keep < geo.n_bins else full[0]), per_sample
 
 
-def _weight_grad_chunks(chunks, buffer, weight, geo, grad_spectrum, grad_taps):
+def _weight_grad_chunks(keep, weight, geo, grad_spectrum, grad_taps):
     """(start, stop, D chunk, buffer) for :func:`split_cmac_chunks`; after each chunk's product
     dWf (bins, 2, C, F) is written, adds its inverse filter DFT into ``grad_taps`` (K, C * F)."""
+    chunks, buffer = _chunks_and_buffer(keep, weight)
     n_out, n_in = weight.shape[:2]
     for start, stop in chunks:
         chunk = buffer[:2 * (stop - start)]
@@ -160,16 +161,14 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
             grad_spectrum.masked_fill_(_above_cut(per_sample, keep), 0)
         want_x, want_w = ctx.needs_input_grad[:2]
         grad_x_spectrum = grad_taps = None
-        chunks, buffer = _chunks_and_buffer(keep, weight)  # one buffer serves both passes
         if want_x:  # dX = D Wf^T, with Wf built (bins, 2, F, C) so that its planes stack
             grad_x_spectrum = kept.new_empty(keep, 2, n, n_in)
             split_cmac_chunks(grad_spectrum, _filter_chunks(
-                chunks, buffer, weight, geo, grad_x_spectrum, by_output=True), backend=backend)
+                keep, weight, geo, grad_x_spectrum, by_output=True), backend=backend)
         if want_w:  # dWf = X^T conj(D), then the transpose of the filter DFT
             grad_taps = weight.new_zeros(geo.kernel, n_in * n_out)
             split_cmac_chunks(kept.transpose(2, 3), _weight_grad_chunks(
-                chunks, buffer, weight, geo, grad_spectrum, grad_taps), conj_b=True,
-                backend=backend)
+                keep, weight, geo, grad_spectrum, grad_taps), conj_b=True, backend=backend)
         grad_x = grad_w = None
         if want_x:
             grad_x = signal_of(grad_x_spectrum.view(keep, 2, n * n_in), geo.in_len, 1,
