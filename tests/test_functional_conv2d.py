@@ -22,8 +22,7 @@ SHAPES = [
 @pytest.fixture(params=["gemm", "fft"])
 def column_method(request, monkeypatch):
     """Column transforms by the DFT GEMM or by torch.fft (both paths of the layer)."""
-    threshold = math.inf if request.param == "gemm" else 0.0
-    monkeypatch.setattr(transforms, "GEMM_BINS_PER_LOG2", threshold)
+    monkeypatch.setattr(transforms, "GEMM_BINS_PER_LOG2", math.inf if request.param == "gemm" else 0.0)
     return request.param
 
 
