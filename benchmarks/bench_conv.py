@@ -8,18 +8,17 @@ all variants alike; ratios are against torch's conv of the same round set.
     python benchmarks/bench_conv.py [--rounds 15] [--threads N] [--quick]
 """
 
-import argparse
 import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from bandts.functional import bandlimited_conv1d, bandlimited_conv2d
 from results_io import save_results
+from timing_cli import set_up_torch, timing_parser
 
 RATES = (0.0, 0.5, 0.75)
 # (label, spatial dims, batch, in channels, out channels, kernel, spatial size)
@@ -83,14 +82,10 @@ def run(rounds, quick):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser = timing_parser(__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three shapes only")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    set_up_torch(args)
     rows = run(args.rounds, args.quick)
     header = f"{'shape':<18}{'L':>6}  {'variant':<16}{'fwd+bwd ms':>11}{'x torch':>9}{'saved MB':>10}{'saved/x':>9}"
     print(header)

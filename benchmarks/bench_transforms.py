@@ -9,18 +9,17 @@ benchmarks/results/bench_transforms.{json,csv}.
     python benchmarks/bench_transforms.py [--rounds 15] [--threads N]
 """
 
-import argparse
 import math
 import os
 import statistics
 import time
-from pathlib import Path
 from unittest import mock
 
 import torch
 
 from bandts.functional import transforms
 from results_io import save_results
+from timing_cli import set_up_torch, timing_parser
 
 # (rows R, signal length P, frame length L): the FCN layers at L = 270 and 1024, batch 32.
 CASES = [(4096, 270, 288), (8192, 270, 288), (4096, 1024, 1080), (8192, 1024, 1080)]
@@ -55,13 +54,9 @@ def run(rounds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser = timing_parser(__doc__.splitlines()[0])
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    set_up_torch(args)
     rows = run(args.rounds)
     header = f"{'R':>6}{'L':>6}{'bins':>6}{'bins/log2L':>11}{'gemm ms':>9}{'fft ms':>9}{'gemm/fft':>9}"
     print(header)

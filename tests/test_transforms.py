@@ -57,6 +57,24 @@ def test_inverse_signal_of_is_irfft_of_the_zero_extended_bins(method, n_position
         transforms.signal_of(split(spectrum), n_positions, step, fft_len, inverse=True), expected)
 
 
+@pytest.mark.parametrize("n_positions,fft_len,bins", [(7, 10, 6), (20, 27, 5), (9, 20, 11)])
+def test_rfft_kept_is_rfft_along_the_last_axis(method, n_positions, fft_len, bins):
+    x = torch.randn(2, 3, 4, n_positions, dtype=torch.float64)
+    torch.testing.assert_close(transforms.rfft_kept(x, bins, fft_len),
+                               torch.fft.rfft(x, n=fft_len)[..., :bins])
+
+
+@pytest.mark.parametrize("size,step,fft_len,bins", [(7, 1, 10, 6), (20, 1, 27, 5), (17, 2, 20, 11)])
+def test_irfft_kept_is_irfft_of_the_zero_extended_bins(method, size, step, fft_len, bins):
+    """Also on rows that are a slice of taller spectra (a non-contiguous input)."""
+    taller = torch.randn(2, 3, 6, bins, dtype=torch.complex128)
+    spectrum = taller[:, :, :4]
+    full = torch.zeros(2, 3, 4, fft_len // 2 + 1, dtype=torch.complex128)
+    full[..., :bins] = spectrum
+    expected = torch.fft.irfft(full, n=fft_len)[..., :size:step]
+    torch.testing.assert_close(transforms.irfft_kept(spectrum, size, step, fft_len), expected)
+
+
 @pytest.mark.parametrize("inverse", [False, True])
 def test_signal_of_is_the_transpose_of_spectrum_of(method, inverse):
     rows = torch.randn(3, 11, dtype=torch.float64)

@@ -138,9 +138,9 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
         if per_sample is not None:
             grad_spectrum.masked_fill_(_above_cut(per_sample, keep), 0)
         want_x, want_w = ctx.needs_input_grad[:2]
-        taps = _taps(weight)
+        taps = _taps(weight) if want_x else None
         grad_x_spectrum = kept.new_empty(keep, 2, n, n_in) if want_x else None
-        grad_taps = taps.new_zeros(taps.shape) if want_w else None
+        grad_taps = weight.new_zeros(geo.kernel, n_in * n_out) if want_w else None
         chunks, buffer = _chunks_and_buffer(keep, weight)
         for start, stop in chunks:
             basis = _filter_basis(geo, start, stop, weight)

@@ -6,9 +6,9 @@ the last ir - 1, contiguous under circular indexing) times the first ic columns 
 section 4; levels in :mod:`bandts.functional.band`). Kept coefficients are flattened row-major into
 one frequency axis, frequency-major as in 1D: (kept coefficients, rows, columns).
 
-Along the width only the kept one-sided columns are computed: by a GEMM with their small DFT
-matrix while the band is narrow (the rule of :func:`bandts.functional.transforms.uses_gemm`),
-by ``torch.fft`` otherwise; along the height by ``torch.fft``.
+Along the width only the kept one-sided columns are computed
+(:func:`bandts.functional.transforms.rfft_kept` and ``irfft_kept``: a GEMM with their small DFT
+matrix while the band is narrow, ``torch.fft`` otherwise); along the height by ``torch.fft``.
 """
 
 import torch
@@ -17,9 +17,9 @@ from torch.autograd.function import once_differentiable
 from bandts.backends import cmac
 from bandts.functional.band import axis_keep, choose_levels, levels_2d, static_level_2d
 from bandts.functional.chunks import chunk_ranges
-from bandts.functional.dft import one_sided_weights, phase_matrix, real_dft_matrix
+from bandts.functional.dft import one_sided_weights, phase_matrix
 from bandts.functional.inputs import run_checked
-from bandts.functional.transforms import uses_gemm
+from bandts.functional.transforms import irfft_kept, rfft_kept
 
 
 class Band2d:
@@ -121,38 +121,10 @@ def weight_grad_2d(grad_spectrum, kept, geo_h, geo_w, band: Band2d, backend: str
     return taps.reshape(geo_h.kernel, geo_w.kernel, n_out, n_in).permute(2, 3, 0, 1)
 
 
-def _columns(x: torch.Tensor, n_cols: int, fft_w: int) -> torch.Tensor:
-    """``rfft(x, n=fft_w, dim=3)[..., :n_cols]``: (N, C, H, W) real -> (N, C, H, n_cols) complex.
-
-    A narrow band is a GEMM with the small DFT matrix of the kept columns, whose rows alternate
-    real and imaginary parts, so its output is already the interleaved complex layout.
-    """
-    if not uses_gemm(n_cols, fft_w):
-        return torch.fft.rfft(x, n=fft_w, dim=3)[..., :n_cols]
-    n, c, h, w = x.shape
-    matrix = real_dft_matrix(0, n_cols, w, fft_w, x.dtype, x.device).flatten(0, 1)
-    return torch.view_as_complex((x.reshape(-1, w) @ matrix.T).view(n, c, h, n_cols, 2))
-
-
-def _inverse_columns(grid: torch.Tensor, size_w: int, stride_w: int, fft_w: int) -> torch.Tensor:
-    """``irfft(grid, n=fft_w, dim=3)[..., :size_w:stride_w]`` for a grid holding the first
-    ``ic`` one-sided columns (the rest zero): (N, C, R, ic) complex -> (N, C, R, outputs) real."""
-    n, c, rows, n_cols = grid.shape
-    if not uses_gemm(n_cols, fft_w):
-        return torch.fft.irfft(grid, n=fft_w, dim=3)[..., :size_w:stride_w]
-    n_positions = len(range(0, size_w, stride_w))
-    matrix = real_dft_matrix(0, n_cols, n_positions, fft_w, grid.real.dtype, grid.device,
-                             step=stride_w, inverse=True).flatten(0, 1)
-    # (N * C, R, 2 ic) is a view even when the rows are a slice of a taller grid: matmul runs a
-    # batched GEMM on it rather than copying the grid into one matrix first.
-    interleaved = torch.view_as_real(grid).flatten(3).flatten(0, 1)
-    return torch.matmul(interleaved, matrix).view(n, c, rows, n_positions)
-
-
 def _inverse(kept_spectrum, band, geo_h, geo_w, size_h, size_w, stride_h=1, stride_w=1):
     """(kept, N, C) -> spatial (N, C, size_h, size_w) taken every stride from the origin."""
     grid = torch.fft.ifft(band.scatter(kept_spectrum), dim=2)[:, :, :size_h:stride_h]
-    return _inverse_columns(grid, size_w, stride_w, geo_w.fft_len)
+    return irfft_kept(grid, size_w, stride_w, geo_w.fft_len)
 
 
 def _above_cut(per_sample, band_levels):
@@ -186,7 +158,7 @@ class BandLimitedConv2dFunction(torch.autograd.Function):
                                           preserve_energy, energy_scope, frozen_cut)
         band = Band2d(geo_h, geo_w, level, x.device)
         by_col = (all_columns.pop()[..., :band.n_cols] if all_columns
-                  else _columns(x, band.n_cols, geo_w.fft_len))
+                  else rfft_kept(x, band.n_cols, geo_w.fft_len))
         grid = torch.fft.fft(by_col, n=geo_h.fft_len, dim=2)
         del by_col
         kept = band.gather(grid)  # (kept, N, C), a copy
@@ -218,7 +190,7 @@ class BandLimitedConv2dFunction(torch.autograd.Function):
         if geo_h.stride > 1 or geo_w.stride > 1:
             grad = grad_out.new_zeros(*grad_out.shape[:2], geo_h.full_out_len, geo_w.full_out_len)
             grad[..., ::geo_h.stride, ::geo_w.stride] = grad_out
-        by_col = _columns(grad, band.n_cols, geo_w.fft_len)
+        by_col = rfft_kept(grad, band.n_cols, geo_w.fft_len)
         grad_spectrum = band.gather(torch.fft.fft(by_col, n=geo_h.fft_len, dim=2))  # (kept, N, F)
         grad_b = None
         if ctx.has_bias and ctx.needs_input_grad[2]:

@@ -11,6 +11,9 @@ j = 0..P-1, of a length-L frame (zero elsewhere). With a_kj = 2 pi k step j / L:
 :func:`signal_of` the inverse real DFT of the bins zero-extended to L // 2 + 1 (``irfft``);
 otherwise scale_k = 1.
 
+:func:`rfft_kept` and :func:`irfft_kept` are the same transforms for ordinary interleaved complex
+spectra along the last axis (the 2D convolution's width axis), with the scale of ``torch.fft``.
+
 Two methods compute the same numbers. A GEMM with the small matrix of
 :func:`bandts.functional.dft.real_dft_matrix` reads and writes the split layout directly and costs
 O(R * P * bins), shrinking with the band; ``torch.fft`` costs O(R * L log L) at every band plus
@@ -96,3 +99,31 @@ def signal_of(spectrum: torch.Tensor, n_positions: int, step: int, fft_len: int,
         frames = torch.fft.irfft(torch.view_as_complex(interleaved), n=fft_len)
         signals[start:stop] = frames[:, :n_positions * step:step]
     return signals
+
+
+def rfft_kept(x: torch.Tensor, bins: int, fft_len: int) -> torch.Tensor:
+    """``torch.fft.rfft(x, n=fft_len)[..., :bins]``: (..., P) real -> (..., bins) complex.
+
+    By the GEMM, the DFT matrix's rows alternate real and imaginary parts, so the product is
+    already the interleaved complex layout.
+    """
+    if not uses_gemm(bins, fft_len):
+        return torch.fft.rfft(x, n=fft_len)[..., :bins]
+    matrix = real_dft_matrix(0, bins, x.shape[-1], fft_len, x.dtype, x.device).flatten(0, 1)
+    product = x.reshape(-1, x.shape[-1]) @ matrix.T
+    return torch.view_as_complex(product.view(*x.shape[:-1], bins, 2))
+
+
+def irfft_kept(spectrum: torch.Tensor, size: int, step: int, fft_len: int) -> torch.Tensor:
+    """``torch.fft.irfft(spectrum, n=fft_len)[..., :size:step]`` for (..., R, bins) complex
+    spectra holding the first ``bins`` one-sided bins (the rest zero): -> (..., R, outputs) real."""
+    if not uses_gemm(spectrum.shape[-1], fft_len):
+        return torch.fft.irfft(spectrum, n=fft_len)[..., :size:step]
+    *leading, rows, bins = spectrum.shape
+    n_positions = len(range(0, size, step))
+    matrix = real_dft_matrix(0, bins, n_positions, fft_len, spectrum.real.dtype, spectrum.device,
+                             step=step, inverse=True).flatten(0, 1)
+    # (batch, R, 2 bins) stays a view when R is a slice of taller spectra: matmul then runs a
+    # batched GEMM on it rather than copying it into one matrix first.
+    interleaved = torch.view_as_real(spectrum).flatten(-2).reshape(-1, rows, 2 * bins)
+    return torch.matmul(interleaved, matrix).view(*leading, rows, n_positions)
