@@ -9,7 +9,8 @@ so the frequency axis is the batch axis of a batched GEMM. Forward, input gradie
 gradient are all this one operation with different operands. :func:`cmac` takes complex tensors
 (the 2D convolution's layout); :func:`split_cmac` takes split-complex ones, real and imaginary parts
 as two planes of a real tensor (the 1D convolution's layout), and on the torch backend is one real
-batched GEMM.
+batched GEMM; :func:`split_cmac_chunks` is the same product with the right operand supplied a chunk
+of frequencies at a time (the left one prepared once).
 
 Backends:
 
@@ -21,6 +22,7 @@ Backends:
   otherwise ``"torch"``.
 """
 
-from bandts.backends.registry import BACKEND_NAMES, cmac, resolve_backend, split_cmac
+from bandts.backends.registry import (BACKEND_NAMES, cmac, resolve_backend, split_cmac,
+                                      split_cmac_chunks)
 
-__all__ = ["BACKEND_NAMES", "cmac", "resolve_backend", "split_cmac"]
+__all__ = ["BACKEND_NAMES", "cmac", "resolve_backend", "split_cmac", "split_cmac_chunks"]

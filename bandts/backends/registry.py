@@ -50,6 +50,45 @@ def cmac(a: torch.Tensor, b: torch.Tensor, *, conj_a: bool = False, conj_b: bool
     return torch_cmac.cmac(a, b, conj_a=conj_a, conj_b=conj_b)
 
 
+def _check_split(a: torch.Tensor, b: torch.Tensor) -> None:
+    if (a.dim() != 4 or b.dim() != 4 or a.shape[1] != 2 or b.shape[1] != 2
+            or a.shape[0] != b.shape[0] or a.shape[3] != b.shape[2]):
+        raise ValueError(f"split_cmac needs a (K, 2, M, J) and b (K, 2, J, N); got {tuple(a.shape)} "
+                         f"and {tuple(b.shape)}")
+    if a.dtype != b.dtype or not a.is_floating_point():
+        raise TypeError(f"split_cmac needs two real tensors of one dtype; got {a.dtype} and {b.dtype}")
+
+
+def split_cmac_chunks(a: torch.Tensor, chunks, *, conj_a: bool = False, conj_b: bool = False,
+                      backend: str = "auto") -> None:
+    """:func:`split_cmac` of ``a`` with ``b`` given a chunk of frequencies at a time.
+
+    For every (start, stop, b, out) that ``chunks`` yields, writes ``op(a[start:stop]) @ op(b)``
+    into ``out``. The large right operand (the filter spectrum) can so be built a chunk at a time
+    into a reused buffer while the left one is prepared once for all chunks (on the torch
+    backend, :func:`bandts.backends.torch_cmac.split_cmac_chunks`). ``chunks`` may be a generator;
+    it resumes only after the previous chunk's product is written.
+
+    Args:
+        a: float32 or float64 tensor of shape (K, 2, M, J), any strides.
+        chunks: iterable of (start, stop, b, out): b of shape (stop - start, 2, J, N), out a
+            contiguous (stop - start, 2, M, N) tensor of a's dtype.
+        conj_a, conj_b: conjugate that operand.
+        backend: ``"auto"``, ``"torch"`` or ``"pycuda"`` (as :func:`split_cmac`).
+    """
+    if resolve_backend(backend, a.device) == "pycuda":
+        for start, stop, b, out in chunks:
+            split_cmac(a[start:stop], b, conj_a=conj_a, conj_b=conj_b, backend="pycuda", out=out)
+        return
+    torch_cmac.split_cmac_chunks(a, _checked(a, chunks), conj_a=conj_a, conj_b=conj_b)
+
+
+def _checked(a: torch.Tensor, chunks):
+    for start, stop, b, out in chunks:
+        _check_split(a[start:stop], b)
+        yield start, stop, b, out
+
+
 def split_cmac(a: torch.Tensor, b: torch.Tensor, *, conj_a: bool = False, conj_b: bool = False,
                backend: str = "auto", out: torch.Tensor = None) -> torch.Tensor:
     """:func:`cmac` on split-complex operands (real and imaginary parts as planes of a real tensor).
@@ -66,12 +105,7 @@ def split_cmac(a: torch.Tensor, b: torch.Tensor, *, conj_a: bool = False, conj_b
     Returns:
         Tensor of shape (K, 2, M, N) (``out`` when given).
     """
-    if (a.dim() != 4 or b.dim() != 4 or a.shape[1] != 2 or b.shape[1] != 2
-            or a.shape[0] != b.shape[0] or a.shape[3] != b.shape[2]):
-        raise ValueError(f"split_cmac needs a (K, 2, M, J) and b (K, 2, J, N); got {tuple(a.shape)} "
-                         f"and {tuple(b.shape)}")
-    if a.dtype != b.dtype or not a.is_floating_point():
-        raise TypeError(f"split_cmac needs two real tensors of one dtype; got {a.dtype} and {b.dtype}")
+    _check_split(a, b)
     if resolve_backend(backend, a.device) == "pycuda":
         from bandts.backends import pycuda_cmac
 

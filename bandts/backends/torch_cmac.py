@@ -1,6 +1,13 @@
 """The ``"torch"`` CMAC backend: batched GEMMs with frequency as the batch axis."""
 
+import itertools
+
 import torch
+
+# A pass of split_cmac_chunks builds the block matrix of its whole left operand at once up to this
+# size (twice the operand), staying below the 32 MiB above which glibc maps fresh pages for every
+# allocation; larger operands are expanded one chunk at a time.
+REALIFY_ONCE_BYTES = 16 * 2**20
 
 
 def cmac(a: torch.Tensor, b: torch.Tensor, conj_a: bool = False, conj_b: bool = False) -> torch.Tensor:
@@ -31,11 +38,10 @@ def split_cmac(a: torch.Tensor, b: torch.Tensor, conj_a: bool = False, conj_b: b
     ``a[:, 0]`` is the real part, ``a[:, 1]`` the imaginary part.
 
     The complex product becomes a real one by writing one side as a real 2x2 block matrix.
-    Expanding ``a``: ``[[ar, -s ai], [sa ai, sb ar]] @ [br; bi]`` gives the real and imaginary
-    planes directly (sa, sb = -1 for a conjugated operand, s = sa * sb); it copies ``a`` twice
-    over. Expanding the output instead: ``[ar; ai] @ [br, bi]`` gives the four partial products
-    ar br, ar bi, ai br, ai bi, combined afterwards; it writes and reads twice the output. The
-    cheaper of the two is used, and ``b`` (usually the large filter spectrum) is only viewed, never
+    Expanding ``a`` (:func:`realified`) copies ``a`` twice over. Expanding the output instead:
+    ``[ar; ai] @ [br, bi]`` gives the four partial products ar br, ar bi, ai br, ai bi, combined
+    afterwards; it writes and reads twice the output. The cheaper of the two is used
+    (:func:`expands_a`), and ``b`` (usually the large filter spectrum) is only viewed, never
     copied, when its strides allow: planes stacked, (K, 2J, N), for a contiguous ``b``; side by
     side, (K, J, 2N), for a transposed one.
 
@@ -48,29 +54,71 @@ def split_cmac(a: torch.Tensor, b: torch.Tensor, conj_a: bool = False, conj_b: b
     Returns:
         Contiguous real tensor of shape (K, 2, M, N) (``out`` when given).
     """
-    k, _, m, j = a.shape
+    k, _, m, _ = a.shape
+    out = a.new_empty(k, 2, m, b.shape[3]) if out is None else out
+    if expands_a(a, b):
+        _realified_product(realified(a, conj_a, conj_b), b, out)
+    else:
+        _expanded_output_product(a, b, conj_a, conj_b, out)
+    return out
+
+
+def split_cmac_chunks(a: torch.Tensor, chunks, conj_a: bool = False, conj_b: bool = False) -> None:
+    """``out = op(a[start:stop]) @ op(b)`` (as :func:`split_cmac`) for every (start, stop, b, out)
+    of ``chunks``.
+
+    When ``a`` is expanded (:func:`expands_a`, decided on the first chunk) and its block matrix
+    for all frequencies stays within :data:`REALIFY_ONCE_BYTES`, it is built once and each chunk is
+    one batched GEMM on a slice of it; otherwise every chunk is a :func:`split_cmac`. ``chunks``
+    may be a generator: it resumes only after its previous chunk's product is written, so it can
+    consume that product and reuse its buffers.
+    """
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:
+        return
+    start, stop, b, _ = first
+    once = expands_a(a[start:stop], b) and 2 * a.numel() * a.element_size() <= REALIFY_ONCE_BYTES
+    left = realified(a, conj_a, conj_b) if once else None
+    for start, stop, b, out in itertools.chain([first], chunks):
+        if left is None:
+            split_cmac(a[start:stop], b, conj_a, conj_b, out=out)
+        else:
+            _realified_product(left[start:stop], b, out)
+
+
+def expands_a(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether :func:`split_cmac` expands ``a`` (rather than the output): the one that copies less,
+    counting a copy of ``b`` when its planes cannot be viewed as the layout that method needs."""
+    _, _, m, j = a.shape
     n = b.shape[3]
-    sa, sb = (-1.0 if conj_a else 1.0), (-1.0 if conj_b else 1.0)
     b_stacks = b.stride(1) == j * b.stride(2)
     b_side_by_side = b.stride(1) == n * b.stride(3)
     expand_a_cost = 4 * m * j + (0 if b_stacks else 2 * j * n)
     expand_out_cost = 8 * m * n + (0 if b_side_by_side else 2 * j * n)
-    if expand_out_cost < expand_a_cost:
-        blocks = torch.bmm(a.reshape(k, 2 * m, j), b.transpose(1, 2).reshape(k, j, 2 * n))
-        blocks = blocks.view(k, 2, m, 2, n)
-        out = a.new_empty(k, 2, m, n) if out is None else out
-        # real = b00 - sa sb b11, imag = sa (b10 + sa sb b01)
-        torch.sub(blocks[:, 0, :, 0], blocks[:, 1, :, 1], alpha=sa * sb, out=out[:, 0])
-        torch.add(blocks[:, 1, :, 0], blocks[:, 0, :, 1], alpha=sa * sb, out=out[:, 1])
-        if sa < 0:
-            out[:, 1].neg_()
-        return out
+    return expand_a_cost <= expand_out_cost
+
+
+def realified(a: torch.Tensor, conj_a: bool = False, conj_b: bool = False) -> torch.Tensor:
+    """The real (K, 2M, 2J) block matrix that multiplies a split-complex ``b`` like ``op(a)``.
+
+    ``[[ar, -s ai], [sa ai, sb ar]] @ [br; bi]`` gives the real and imaginary planes of
+    ``op(a) @ op(b)`` (sa, sb = -1 for a conjugated operand, s = sa * sb). A transposed ``a``
+    (e.g. the input spectrum in the weight gradient) is built as the transpose of the block
+    matrix: row-wise copies instead of transposing ones; bmm reads the transpose for free.
+
+    Args:
+        a: real tensor of shape (K, 2, M, J), any strides; planes real and imaginary.
+        conj_a, conj_b: conjugate that operand of the product.
+
+    Returns:
+        (K, 2M, 2J) tensor (a transposed view of a contiguous one for a transposed ``a``).
+    """
+    k, _, m, j = a.shape
+    sa, sb = (-1.0 if conj_a else 1.0), (-1.0 if conj_b else 1.0)
     ar, ai = a.unbind(1)
-    # Planes of the block matrix [[ar, -s ai], [sa ai, sb ar]], each with its sign.
+    # Planes of the block matrix, each with its sign.
     blocks = (((ar, 1.0), (ai, -sa * sb)), ((ai, sa), (ar, sb)))
-    # A transposed ``a`` (e.g. the input spectrum in the weight gradient) is expanded as the
-    # transpose of the block matrix: row-wise copies instead of transposing ones; bmm reads the
-    # transpose for free.
     transposed = a.stride(2) == 1 and a.stride(3) != 1
     expanded = a.new_empty((k, 2, j, 2, m) if transposed else (k, 2, m, 2, j))
     for p in range(2):
@@ -82,7 +130,24 @@ def split_cmac(a: torch.Tensor, b: torch.Tensor, conj_a: bool = False, conj_b: b
                 target.copy_(source)
             else:
                 torch.neg(source, out=target)
-    left = (expanded.view(k, 2 * j, 2 * m).transpose(1, 2) if transposed
-            else expanded.view(k, 2 * m, 2 * j))
-    result = out.view(k, 2 * m, n) if out is not None else None
-    return torch.bmm(left, b.reshape(k, 2 * j, n), out=result).view(k, 2, m, n)
+    if transposed:
+        return expanded.view(k, 2 * j, 2 * m).transpose(1, 2)
+    return expanded.view(k, 2 * m, 2 * j)
+
+
+def _realified_product(left: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
+    k, _, j, n = b.shape
+    torch.bmm(left, b.reshape(k, 2 * j, n), out=out.view(k, 2 * out.shape[2], n))
+
+
+def _expanded_output_product(a, b, conj_a, conj_b, out) -> None:
+    k, _, m, j = a.shape
+    n = b.shape[3]
+    sa, sb = (-1.0 if conj_a else 1.0), (-1.0 if conj_b else 1.0)
+    blocks = torch.bmm(a.reshape(k, 2 * m, j), b.transpose(1, 2).reshape(k, j, 2 * n))
+    blocks = blocks.view(k, 2, m, 2, n)
+    # real = b00 - sa sb b11, imag = sa (b10 + sa sb b01)
+    torch.sub(blocks[:, 0, :, 0], blocks[:, 1, :, 1], alpha=sa * sb, out=out[:, 0])
+    torch.add(blocks[:, 1, :, 0], blocks[:, 0, :, 1], alpha=sa * sb, out=out[:, 1])
+    if sa < 0:
+        out[:, 1].neg_()

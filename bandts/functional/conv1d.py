@@ -18,7 +18,7 @@ forward for the kept band.
 import torch
 from torch.autograd.function import once_differentiable
 
-from bandts.backends import split_cmac
+from bandts.backends import split_cmac_chunks
 from bandts.functional.band import choose_levels, static_level_1d
 from bandts.functional.chunks import chunk_ranges
 from bandts.functional.dft import real_dft_matrix
@@ -32,8 +32,12 @@ def _filter_basis(geo, start: int, stop: int, weight: torch.Tensor) -> torch.Ten
                            offset=-geo.pad_left).flatten(0, 1)
 
 
-def _taps(weight: torch.Tensor) -> torch.Tensor:
-    """The weight (F, C, K) as a (K, C * F) matrix, the right operand of the filter DFT."""
+def _taps(weight: torch.Tensor, by_output: bool = False) -> torch.Tensor:
+    """The weight (F, C, K) as the right operand of the filter DFT: (K, C * F), a copy, whose
+    spectra come out (bins, 2, C, F); with ``by_output``, (K, F * C), a view, whose spectra come
+    out (bins, 2, F, C)."""
+    if by_output:
+        return weight.reshape(-1, weight.shape[2]).T
     return weight.permute(2, 1, 0).reshape(weight.shape[2], -1)
 
 
@@ -45,23 +49,41 @@ def _chunks_and_buffer(keep: int, weight: torch.Tensor) -> tuple:
     return chunks, weight.new_empty(2 * (chunks[0][1] - chunks[0][0]), n_filters)
 
 
-def filter_times(spectrum, weight, geo, backend: str) -> torch.Tensor:
-    """X conj(Wf) per bin: (keep, 2, N, C) -> (keep, 2, N, F).
+def _filter_chunks(keep, weight, geo, result, by_output=False):
+    """(start, stop, filter spectrum chunk, result[start:stop]) for :func:`split_cmac_chunks`.
 
-    The filter spectrum (keep, 2, C, F) is the largest tensor of the layer; it is built and
-    consumed one chunk of bins at a time (:mod:`bandts.functional.chunks`).
+    The filter spectrum (keep, 2, C, F), or (keep, 2, F, C) ``by_output``, is the largest tensor
+    of the layer; each chunk of it is built into one reused buffer just before its product
+    (:mod:`bandts.functional.chunks`).
     """
-    keep, _, rows, n_in = spectrum.shape
-    n_out = weight.shape[0]
-    taps = _taps(weight)
-    result = spectrum.new_empty(keep, 2, rows, n_out)
     chunks, buffer = _chunks_and_buffer(keep, weight)
+    n_out, n_in = weight.shape[:2]
+    shape = (n_out, n_in) if by_output else (n_in, n_out)
+    taps = _taps(weight, by_output)
     for start, stop in chunks:
         filters = torch.mm(_filter_basis(geo, start, stop, weight), taps,
-                           out=buffer[:2 * (stop - start)]).view(stop - start, 2, n_in, n_out)
-        split_cmac(spectrum[start:stop], filters, conj_b=True, backend=backend,
-                   out=result[start:stop])
+                           out=buffer[:2 * (stop - start)])
+        yield start, stop, filters.view(stop - start, 2, *shape), result[start:stop]
+
+
+def filter_times(spectrum, weight, geo, backend: str) -> torch.Tensor:
+    """X conj(Wf) per bin: (keep, 2, N, C) -> (keep, 2, N, F)."""
+    keep, _, rows, _ = spectrum.shape
+    result = spectrum.new_empty(keep, 2, rows, weight.shape[0])
+    split_cmac_chunks(spectrum, _filter_chunks(keep, weight, geo, result), conj_b=True,
+                      backend=backend)
     return result
+
+
+def _weight_grad_chunks(keep, weight, geo, grad_spectrum, grad_taps):
+    """(start, stop, D chunk, buffer) for :func:`split_cmac_chunks`; once a chunk's product
+    dWf (bins, 2, C, F) is written, adds its inverse filter DFT into ``grad_taps`` (K, C * F)."""
+    chunks, buffer = _chunks_and_buffer(keep, weight)
+    n_out, n_in = weight.shape[:2]
+    for start, stop in chunks:
+        chunk = buffer[:2 * (stop - start)]
+        yield start, stop, grad_spectrum[start:stop], chunk.view(stop - start, 2, n_in, n_out)
+        grad_taps.addmm_(_filter_basis(geo, start, stop, weight).T, chunk)
 
 
 def _above_cut(per_sample: torch.Tensor, keep: int) -> torch.Tensor:
@@ -138,22 +160,15 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
         if per_sample is not None:
             grad_spectrum.masked_fill_(_above_cut(per_sample, keep), 0)
         want_x, want_w = ctx.needs_input_grad[:2]
-        taps = _taps(weight) if want_x else None
-        grad_x_spectrum = kept.new_empty(keep, 2, n, n_in) if want_x else None
-        grad_taps = weight.new_zeros(geo.kernel, n_in * n_out) if want_w else None
-        chunks, buffer = _chunks_and_buffer(keep, weight)
-        for start, stop in chunks:
-            basis = _filter_basis(geo, start, stop, weight)
-            grad = grad_spectrum[start:stop]
-            chunk = buffer[:2 * (stop - start)]
-            if want_x:  # dX = D Wf^T
-                filters = torch.mm(basis, taps, out=chunk).view(stop - start, 2, n_in, n_out)
-                split_cmac(grad, filters.transpose(2, 3), backend=backend,
-                           out=grad_x_spectrum[start:stop])
-            if want_w:  # dWf = X^T conj(D), then the transpose of the filter DFT
-                split_cmac(kept[start:stop].transpose(2, 3), grad, conj_b=True, backend=backend,
-                           out=chunk.view(stop - start, 2, n_in, n_out))
-                grad_taps.addmm_(basis.T, chunk)
+        grad_x_spectrum = grad_taps = None
+        if want_x:  # dX = D Wf^T, Wf built (bins, 2, F, C) so that its planes stack
+            grad_x_spectrum = kept.new_empty(keep, 2, n, n_in)
+            split_cmac_chunks(grad_spectrum, _filter_chunks(keep, weight, geo, grad_x_spectrum,
+                                                            by_output=True), backend=backend)
+        if want_w:  # dWf = X^T conj(D), then the transpose of the filter DFT
+            grad_taps = weight.new_zeros(geo.kernel, n_in * n_out)
+            split_cmac_chunks(kept.transpose(2, 3), _weight_grad_chunks(
+                keep, weight, geo, grad_spectrum, grad_taps), conj_b=True, backend=backend)
         grad_x = grad_w = None
         if want_x:
             grad_x = signal_of(grad_x_spectrum.view(keep, 2, n * n_in), geo.in_len, 1,
