@@ -4,9 +4,11 @@ import itertools
 
 import torch
 
+from bandts.backends.workspace import scratch
+
 # A pass of split_cmac_chunks builds the block matrix of its whole left operand at once up to this
-# size (twice the operand), staying below the 32 MiB above which glibc maps fresh pages for every
-# allocation; larger operands are expanded one chunk at a time.
+# size (twice the operand), larger operands one chunk at a time: it bounds the scratch buffer
+# kept for it (bandts.backends.workspace).
 REALIFY_ONCE_BYTES = 16 * 2**20
 
 
@@ -56,10 +58,11 @@ def split_cmac(a: torch.Tensor, b: torch.Tensor, conj_a: bool = False, conj_b: b
     """
     k, _, m, _ = a.shape
     out = a.new_empty(k, 2, m, b.shape[3]) if out is None else out
-    if expands_a(a, b):
-        _realified_product(realified(a, conj_a, conj_b), b, out)
-    else:
+    if not expands_a(a, b):
         _expanded_output_product(a, b, conj_a, conj_b, out)
+        return out
+    with scratch("realified", (2 * a.numel(),), a) as buffer:
+        _realified_product(realified(a, conj_a, conj_b, out=buffer), b, out)
     return out
 
 
@@ -78,12 +81,14 @@ def split_cmac_chunks(a: torch.Tensor, chunks, conj_a: bool = False, conj_b: boo
     if first is None:
         return
     start, stop, b, _ = first
-    once = expands_a(a[start:stop], b) and 2 * a.numel() * a.element_size() <= REALIFY_ONCE_BYTES
-    left = realified(a, conj_a, conj_b) if once else None
-    for start, stop, b, out in itertools.chain([first], chunks):
-        if left is None:
+    chunks = itertools.chain([first], chunks)
+    if not expands_a(a[start:stop], b) or 2 * a.numel() * a.element_size() > REALIFY_ONCE_BYTES:
+        for start, stop, b, out in chunks:
             split_cmac(a[start:stop], b, conj_a, conj_b, out=out)
-        else:
+        return
+    with scratch("realified", (2 * a.numel(),), a) as buffer:
+        left = realified(a, conj_a, conj_b, out=buffer)
+        for start, stop, b, out in chunks:
             _realified_product(left[start:stop], b, out)
 
 
@@ -99,7 +104,8 @@ def expands_a(a: torch.Tensor, b: torch.Tensor) -> bool:
     return expand_a_cost <= expand_out_cost
 
 
-def realified(a: torch.Tensor, conj_a: bool = False, conj_b: bool = False) -> torch.Tensor:
+def realified(a: torch.Tensor, conj_a: bool = False, conj_b: bool = False,
+              out: torch.Tensor = None) -> torch.Tensor:
     """The real (K, 2M, 2J) block matrix that multiplies a split-complex ``b`` like ``op(a)``.
 
     ``[[ar, -s ai], [sa ai, sb ar]] @ [br; bi]`` gives the real and imaginary planes of
@@ -110,9 +116,11 @@ def realified(a: torch.Tensor, conj_a: bool = False, conj_b: bool = False) -> to
     Args:
         a: real tensor of shape (K, 2, M, J), any strides; planes real and imaginary.
         conj_a, conj_b: conjugate that operand of the product.
+        out: optional contiguous tensor of 4 K M J elements to build the block matrix in.
 
     Returns:
-        (K, 2M, 2J) tensor (a transposed view of a contiguous one for a transposed ``a``).
+        (K, 2M, 2J) tensor (a transposed view of a contiguous one for a transposed ``a``), a view
+        of ``out`` when given.
     """
     k, _, m, j = a.shape
     sa, sb = (-1.0 if conj_a else 1.0), (-1.0 if conj_b else 1.0)
@@ -120,7 +128,8 @@ def realified(a: torch.Tensor, conj_a: bool = False, conj_b: bool = False) -> to
     # Planes of the block matrix, each with its sign.
     blocks = (((ar, 1.0), (ai, -sa * sb)), ((ai, sa), (ar, sb)))
     transposed = a.stride(2) == 1 and a.stride(3) != 1
-    expanded = a.new_empty((k, 2, j, 2, m) if transposed else (k, 2, m, 2, j))
+    shape = (k, 2, j, 2, m) if transposed else (k, 2, m, 2, j)
+    expanded = a.new_empty(shape) if out is None else out.view(shape)
     for p in range(2):
         for q in range(2):
             plane, sign = blocks[p][q]
@@ -144,10 +153,11 @@ def _expanded_output_product(a, b, conj_a, conj_b, out) -> None:
     k, _, m, j = a.shape
     n = b.shape[3]
     sa, sb = (-1.0 if conj_a else 1.0), (-1.0 if conj_b else 1.0)
-    blocks = torch.bmm(a.reshape(k, 2 * m, j), b.transpose(1, 2).reshape(k, j, 2 * n))
-    blocks = blocks.view(k, 2, m, 2, n)
-    # real = b00 - sa sb b11, imag = sa (b10 + sa sb b01)
-    torch.sub(blocks[:, 0, :, 0], blocks[:, 1, :, 1], alpha=sa * sb, out=out[:, 0])
-    torch.add(blocks[:, 1, :, 0], blocks[:, 0, :, 1], alpha=sa * sb, out=out[:, 1])
+    with scratch("partial products", (k, 2 * m, 2 * n), a) as blocks:
+        torch.bmm(a.reshape(k, 2 * m, j), b.transpose(1, 2).reshape(k, j, 2 * n), out=blocks)
+        blocks = blocks.view(k, 2, m, 2, n)
+        # real = b00 - sa sb b11, imag = sa (b10 + sa sb b01)
+        torch.sub(blocks[:, 0, :, 0], blocks[:, 1, :, 1], alpha=sa * sb, out=out[:, 0])
+        torch.add(blocks[:, 1, :, 0], blocks[:, 0, :, 1], alpha=sa * sb, out=out[:, 1])
     if sa < 0:
         out[:, 1].neg_()

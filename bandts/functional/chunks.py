@@ -3,28 +3,35 @@
 The filter spectrum at the kept frequencies, (kept, 2, C, F) in 1D, is usually the largest tensor
 of a band-limited convolution (C * F is much larger than N * C), and FFTs of many rows need
 padded and transformed copies of them. Working a chunk at a time (frequencies of the filter
-spectrum, rows of an FFT) into buffers of bounded size keeps those temporaries in cache and in
-memory the allocator reuses: a fresh allocation of tens of MB is faulted in page by page, which
-on the development VM cost about as much as the arithmetic around it.
+spectrum, rows of an FFT) into buffers of bounded size keeps those temporaries in cache, and
+small enough to be kept between calls (:mod:`bandts.backends.workspace`).
 """
 
 import torch
 
-# Single runs of 1, 2, 4 and 16 MiB on the 2-core development machine (128->256 k5 layer,
-# c = 0.5: 0.70-0.86x torch's conv) did not separate beyond its noise. 4 MiB keeps per-chunk
-# overhead small and temporaries far below the 32 MiB above which glibc always maps fresh pages.
+# 4 and 6 MiB ran within noise of each other for the 128->256 k5 layer at L = 270 and 4 MiB
+# was 4-7 % faster at L = 1024 (2-core development machine, variants in random order per round);
+# 1-2 MiB were slower in earlier sessions (more per-chunk overhead).
 CHUNK_BYTES = 4 * 2**20
 
 
-def chunk_ranges(n_items: int, values_per_item: int, dtype: torch.dtype) -> list:
+def chunk_ranges(n_items: int, values_per_item: int, dtype: torch.dtype, multiple: int = 1) -> list:
     """(start, stop) ranges covering 0..n_items whose items hold at most CHUNK_BYTES together
-    (at least one item per range).
+    (at least ``multiple`` items per range): as few ranges as that allows, of near-equal sizes
+    that are multiples of ``multiple`` (but for the last when n_items is not).
 
     Args:
         n_items: kept frequencies (1D bins, 2D rows of kept coefficients) or signal rows.
         values_per_item: values of ``dtype`` each item holds.
         dtype: their dtype.
+        multiple: granularity of the sizes, e.g. the threads that split a batched GEMM over a
+            chunk's items (an odd batch leaves one of two threads idle at the end).
     """
     bytes_per_item = values_per_item * torch.empty((), dtype=dtype).element_size()
-    step = max(1, CHUNK_BYTES // max(1, bytes_per_item))
-    return [(start, min(n_items, start + step)) for start in range(0, n_items, step)]
+    units = -(-n_items // multiple)
+    largest = max(1, CHUNK_BYTES // max(1, bytes_per_item * multiple))
+    n_chunks = -(-units // largest)
+    if n_chunks == 0:
+        return []
+    bounds = [min(n_items, multiple * (units * i // n_chunks)) for i in range(n_chunks + 1)]
+    return list(zip(bounds, bounds[1:]))

@@ -15,10 +15,13 @@ backward pass applies the transposes of the forward's linear maps: it is the exa
 forward for the kept band.
 """
 
+from contextlib import contextmanager
+
 import torch
 from torch.autograd.function import once_differentiable
 
 from bandts.backends import split_cmac_chunks
+from bandts.backends.workspace import scratch
 from bandts.functional.band import choose_levels, static_level_1d
 from bandts.functional.chunks import chunk_ranges
 from bandts.functional.dft import real_dft_matrix
@@ -41,12 +44,16 @@ def _taps(weight: torch.Tensor, by_output: bool = False) -> torch.Tensor:
     return weight.permute(2, 1, 0).reshape(weight.shape[2], -1)
 
 
-def _chunks_and_buffer(keep: int, weight: torch.Tensor) -> tuple:
+@contextmanager
+def _chunks_and_buffer(keep: int, weight: torch.Tensor):
     """Chunks of bins for the filter spectrum and one buffer that holds any chunk's (2 * bins,
-    C * F) spectrum, reused by every chunk of a pass."""
+    C * F) spectrum, reused by every chunk of a pass (a scratch buffer, lent for the block)."""
     n_filters = weight.shape[0] * weight.shape[1]
-    chunks = chunk_ranges(keep, 2 * n_filters, weight.dtype)
-    return chunks, weight.new_empty(2 * (chunks[0][1] - chunks[0][0]), n_filters)
+    # Chunk sizes a multiple of the threads, which split each chunk's batched GEMM by bins.
+    chunks = chunk_ranges(keep, 2 * n_filters, weight.dtype, multiple=torch.get_num_threads())
+    largest = max(stop - start for start, stop in chunks)
+    with scratch("filter spectrum chunk", (2 * largest, n_filters), weight) as buffer:
+        yield chunks, buffer
 
 
 def _filter_chunks(keep, weight, geo, result, by_output=False):
@@ -56,34 +63,53 @@ def _filter_chunks(keep, weight, geo, result, by_output=False):
     of the layer; each chunk of it is built into one reused buffer just before its product
     (:mod:`bandts.functional.chunks`).
     """
-    chunks, buffer = _chunks_and_buffer(keep, weight)
     n_out, n_in = weight.shape[:2]
     shape = (n_out, n_in) if by_output else (n_in, n_out)
     taps = _taps(weight, by_output)
-    for start, stop in chunks:
-        filters = torch.mm(_filter_basis(geo, start, stop, weight), taps,
-                           out=buffer[:2 * (stop - start)])
-        yield start, stop, filters.view(stop - start, 2, *shape), result[start:stop]
+    with _chunks_and_buffer(keep, weight) as (chunks, buffer):
+        for start, stop in chunks:
+            filters = torch.mm(_filter_basis(geo, start, stop, weight), taps,
+                               out=buffer[:2 * (stop - start)])
+            yield start, stop, filters.view(stop - start, 2, *shape), result[start:stop]
 
 
-def filter_times(spectrum, weight, geo, backend: str) -> torch.Tensor:
-    """X conj(Wf) per bin: (keep, 2, N, C) -> (keep, 2, N, F)."""
-    keep, _, rows, _ = spectrum.shape
-    result = spectrum.new_empty(keep, 2, rows, weight.shape[0])
-    split_cmac_chunks(spectrum, _filter_chunks(keep, weight, geo, result), conj_b=True,
+def filter_times(spectrum, weight, geo, backend: str, out: torch.Tensor) -> torch.Tensor:
+    """X conj(Wf) per bin: (keep, 2, N, C) -> ``out`` (keep, 2, N, F)."""
+    split_cmac_chunks(spectrum, _filter_chunks(spectrum.shape[0], weight, geo, out), conj_b=True,
                       backend=backend)
-    return result
+    return out
 
 
 def _weight_grad_chunks(keep, weight, geo, grad_spectrum, grad_taps):
     """(start, stop, D chunk, buffer) for :func:`split_cmac_chunks`; once a chunk's product
     dWf (bins, 2, C, F) is written, adds its inverse filter DFT into ``grad_taps`` (K, C * F)."""
-    chunks, buffer = _chunks_and_buffer(keep, weight)
     n_out, n_in = weight.shape[:2]
-    for start, stop in chunks:
-        chunk = buffer[:2 * (stop - start)]
-        yield start, stop, grad_spectrum[start:stop], chunk.view(stop - start, 2, n_in, n_out)
-        grad_taps.addmm_(_filter_basis(geo, start, stop, weight).T, chunk)
+    with _chunks_and_buffer(keep, weight) as (chunks, buffer):
+        for start, stop in chunks:
+            chunk = buffer[:2 * (stop - start)]
+            yield start, stop, grad_spectrum[start:stop], chunk.view(stop - start, 2, n_in, n_out)
+            grad_taps.addmm_(_filter_basis(geo, start, stop, weight).T, chunk)
+
+
+def _input_grad(grad_spectrum, weight, geo, backend: str) -> torch.Tensor:
+    """dX = D Wf^T per bin, Wf built (bins, 2, F, C) so that its planes stack, synthesised to
+    the input's (N, C, W)."""
+    keep, _, n, _ = grad_spectrum.shape
+    n_in = weight.shape[1]
+    with scratch("input gradient spectrum", (keep, 2, n, n_in), grad_spectrum) as spectrum:
+        split_cmac_chunks(grad_spectrum, _filter_chunks(keep, weight, geo, spectrum,
+                                                        by_output=True), backend=backend)
+        return signal_of(spectrum.view(keep, 2, n * n_in), geo.in_len, 1,
+                         geo.fft_len).view(n, n_in, geo.in_len)
+
+
+def _weight_grad(grad_spectrum, kept, weight, geo, backend: str) -> torch.Tensor:
+    """dWf = X^T conj(D) per bin, then the transpose of the filter DFT: (F, C, K)."""
+    n_out, n_in, n_taps = weight.shape
+    grad_taps = weight.new_zeros(n_taps, n_in * n_out)
+    split_cmac_chunks(kept.transpose(2, 3), _weight_grad_chunks(
+        kept.shape[0], weight, geo, grad_spectrum, grad_taps), conj_b=True, backend=backend)
+    return grad_taps.view(n_taps, n_in, n_out).permute(2, 1, 0).contiguous()
 
 
 def _above_cut(per_sample: torch.Tensor, keep: int) -> torch.Tensor:
@@ -131,13 +157,14 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
         keep = kept.shape[0]
         if per_sample is not None:
             kept.masked_fill_(_above_cut(per_sample, keep), 0)
-        product = filter_times(kept, weight, geo, backend)  # (keep, 2, N, F)
-        if bias is not None:
-            # A constant is the DC bin alone: L * bias there adds bias to every output sample.
-            product[0, 0] += geo.fft_len * bias
         n, n_out = x.shape[0], weight.shape[0]
-        out = signal_of(product.view(keep, 2, n * n_out), geo.out_len, geo.stride, geo.fft_len,
-                        inverse=True)
+        with scratch("output spectrum", (keep, 2, n, n_out), kept) as product:
+            filter_times(kept, weight, geo, backend, out=product)
+            if bias is not None:
+                # A constant is the DC bin alone: L * bias there adds bias to every output sample.
+                product[0, 0] += geo.fft_len * bias
+            out = signal_of(product.view(keep, 2, n * n_out), geo.out_len, geo.stride,
+                            geo.fft_len, inverse=True)
         ctx.save_for_backward(kept, weight, per_sample)
         ctx.geo, ctx.backend, ctx.has_bias = geo, backend, bias is not None
         report.update(kept_bins=keep, spectrum_bins=geo.n_bins, level=keep, n_levels=geo.n_bins)
@@ -150,31 +177,21 @@ class BandLimitedConv1dFunction(torch.autograd.Function):
         geo, backend = ctx.geo, ctx.backend
         keep, _, n, n_in = kept.shape
         n_out = weight.shape[0]
-        grad_spectrum = spectrum_of(grad_out.reshape(n * n_out, -1), keep, geo.stride, geo.fft_len,
-                                    inverse=True).view(keep, 2, n, n_out)
-        grad_b = None
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            # The bias sits in the DC bin (forward), whose adjoint sums the gradient over samples:
-            # read it from that bin instead of summing grad_out again.
-            grad_b = geo.fft_len * grad_spectrum[0, 0].sum(0)
-        if per_sample is not None:
-            grad_spectrum.masked_fill_(_above_cut(per_sample, keep), 0)
         want_x, want_w = ctx.needs_input_grad[:2]
-        grad_x_spectrum = grad_taps = None
-        if want_x:  # dX = D Wf^T, Wf built (bins, 2, F, C) so that its planes stack
-            grad_x_spectrum = kept.new_empty(keep, 2, n, n_in)
-            split_cmac_chunks(grad_spectrum, _filter_chunks(keep, weight, geo, grad_x_spectrum,
-                                                            by_output=True), backend=backend)
-        if want_w:  # dWf = X^T conj(D), then the transpose of the filter DFT
-            grad_taps = weight.new_zeros(geo.kernel, n_in * n_out)
-            split_cmac_chunks(kept.transpose(2, 3), _weight_grad_chunks(
-                keep, weight, geo, grad_spectrum, grad_taps), conj_b=True, backend=backend)
-        grad_x = grad_w = None
-        if want_x:
-            grad_x = signal_of(grad_x_spectrum.view(keep, 2, n * n_in), geo.in_len, 1,
-                               geo.fft_len).view(n, n_in, geo.in_len)
-        if want_w:
-            grad_w = grad_taps.view(geo.kernel, n_in, n_out).permute(2, 1, 0).contiguous()
+        grad_x = grad_w = grad_b = None
+        with scratch("output gradient spectrum", (keep, 2, n, n_out), kept) as grad_spectrum:
+            spectrum_of(grad_out.reshape(n * n_out, -1), keep, geo.stride, geo.fft_len,
+                        inverse=True, out=grad_spectrum.view(keep, 2, n * n_out))
+            if ctx.has_bias and ctx.needs_input_grad[2]:
+                # The bias sits in the DC bin (forward), whose adjoint sums the gradient over
+                # samples: read it from that bin instead of summing grad_out again.
+                grad_b = geo.fft_len * grad_spectrum[0, 0].sum(0)
+            if per_sample is not None:
+                grad_spectrum.masked_fill_(_above_cut(per_sample, keep), 0)
+            if want_x:
+                grad_x = _input_grad(grad_spectrum, weight, geo, backend)
+            if want_w:
+                grad_w = _weight_grad(grad_spectrum, kept, weight, geo, backend)
         return grad_x, grad_w, grad_b, None, None, None, None
 
 

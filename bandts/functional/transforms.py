@@ -52,14 +52,16 @@ def _fft_weights(bins, fft_len, like):
     return one_sided_weights(torch.arange(bins, device=like.device), fft_len, like.dtype)
 
 
-def spectrum_of(rows: torch.Tensor, bins: int, step: int, fft_len: int,
-                inverse: bool = False) -> torch.Tensor:
-    """(R, P) signals -> their (bins, 2, R) spectra at bins 0..bins-1 (see the module docstring)."""
+def spectrum_of(rows: torch.Tensor, bins: int, step: int, fft_len: int, inverse: bool = False,
+                out: torch.Tensor = None) -> torch.Tensor:
+    """(R, P) signals -> their (bins, 2, R) spectra at bins 0..bins-1 (see the module docstring),
+    written into ``out`` (contiguous, that shape) when given."""
     n_rows, n_positions = rows.shape
+    split = rows.new_empty(bins, 2, n_rows) if out is None else out
     if uses_gemm(bins, fft_len):
         matrix = _matrix(bins, n_positions, step, fft_len, inverse, rows)
-        return (matrix.flatten(0, 1) @ rows.T).view(bins, 2, n_rows)
-    split = rows.new_empty(bins, 2, n_rows)
+        torch.mm(matrix.flatten(0, 1), rows.T, out=split.view(2 * bins, n_rows))
+        return split
     scale = _fft_weights(bins, fft_len, rows)[:, None, None] / fft_len if inverse else None
     # Blocks of rows keep the FFT's temporaries small, so they are reused from the heap rather
     # than faulted in afresh (large fresh allocations are slow on virtual machines).
