@@ -2,14 +2,15 @@
 torch's own conv1d / conv2d, measured in the same run.
 
 Prints a table and writes benchmarks/results/bench_conv.{json,csv}. Times are medians over
-interleaved rounds (each round runs every variant of a shape once, in turn), so machine noise hits
-all variants alike; ratios are against torch's conv of the same round set.
+interleaved rounds (each round runs every variant of a shape once, in a random order), so machine
+noise hits all variants alike; ratios are against torch's conv of the same round set.
 
     python benchmarks/bench_conv.py [--rounds 15] [--threads N] [--quick]
 """
 
 import os
 import platform
+import random
 import statistics
 import time
 
@@ -49,6 +50,7 @@ def activation_bytes_saved(step, parameters):
 
 def run(rounds, quick):
     results = []
+    shuffler = random.Random(0)
     shapes = SHAPES[:2] + SHAPES[-1:] if quick else SHAPES
     for label, dims, n, c, f, k, size in shapes:
         x = torch.randn(n, c, *([size] * dims), requires_grad=True)
@@ -63,8 +65,14 @@ def run(rounds, quick):
         times = {name: [] for name in variants}
         for fn in variants.values():  # warm-up
             fn().sum().backward()
+        order = list(variants)
         for _ in range(rounds):
-            for name, fn in variants.items():
+            # A fresh order every round: a variant's time depends on what ran just before it
+            # (memory the previous one freed is faulted in again), so no variant may always
+            # follow the same one.
+            shuffler.shuffle(order)
+            for name in order:
+                fn = variants[name]
                 x.grad = w.grad = b.grad = None
                 start = time.perf_counter()
                 fn().sum().backward()
