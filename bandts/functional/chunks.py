@@ -17,8 +17,8 @@ CHUNK_BYTES = 4 * 2**20
 
 def chunk_ranges(n_items: int, values_per_item: int, dtype: torch.dtype, multiple: int = 1) -> list:
     """(start, stop) ranges covering 0..n_items whose items hold at most CHUNK_BYTES together
-    (at least ``multiple`` items per range): as few ranges as that allows, of near-equal sizes
-    that are multiples of ``multiple`` (but for the last when n_items is not).
+    (at least ``multiple`` items per range): as few ranges as that allows, of near-equal sizes,
+    each a multiple of ``multiple`` except the last when n_items is not one.
 
     Args:
         n_items: kept frequencies (1D bins, 2D rows of kept coefficients) or signal rows.
