@@ -106,3 +106,17 @@ def test_a_compressed_layer_gives_the_same_numbers_whatever_ran_before_it():
     bandlimited_conv1d(torch.randn(2, 6, 20, requires_grad=True), w).sum().backward()
     for before, after in zip(first, run()):
         assert torch.equal(before, after)
+
+
+def test_buffers_made_under_inference_mode_serve_training_and_back():
+    x = torch.randn(4, 6, 50)
+    w = torch.randn(8, 6, 5, requires_grad=True)
+    with torch.inference_mode():
+        predicted = bandlimited_conv1d(x, w.detach(), padding="same", compress_rate=0.5)
+    trained = bandlimited_conv1d(x, w, padding="same", compress_rate=0.5)
+    trained.sum().backward()
+    torch.testing.assert_close(trained.detach(), predicted)
+    with torch.inference_mode():
+        again = bandlimited_conv1d(x, w.detach(), padding="same", compress_rate=0.5)
+    torch.testing.assert_close(again, predicted)
+    assert w.grad is not None

@@ -54,7 +54,8 @@ def scratch(slot: str, shape: tuple, like: torch.Tensor):
         return
     buffer, _ = slots.get(key, (None, False))
     if buffer is None or buffer.numel() < numel:
-        buffer = torch.empty(numel, dtype=like.dtype)
+        with torch.inference_mode(False):  # an inference tensor could not be written outside it
+            buffer = torch.empty(numel, dtype=like.dtype)
     slots[key] = (buffer, True)
     try:
         yield buffer[:numel].view(shape)
