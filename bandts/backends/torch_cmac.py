@@ -1,6 +1,7 @@
 """The ``"torch"`` CMAC backend: batched GEMMs with frequency as the batch axis."""
 
 import itertools
+from contextlib import contextmanager
 
 import torch
 
@@ -61,8 +62,8 @@ def split_cmac(a: torch.Tensor, b: torch.Tensor, conj_a: bool = False, conj_b: b
     if not expands_a(a, b):
         _expanded_output_product(a, b, conj_a, conj_b, out)
         return out
-    with scratch("realified", (2 * a.numel(),), a) as buffer:
-        _realified_product(realified(a, conj_a, conj_b, out=buffer), b, out)
+    with _lent_realified(a, conj_a, conj_b) as left:
+        _realified_product(left, b, out)
     return out
 
 
@@ -86,8 +87,7 @@ def split_cmac_chunks(a: torch.Tensor, chunks, conj_a: bool = False, conj_b: boo
         for start, stop, b, out in chunks:
             split_cmac(a[start:stop], b, conj_a, conj_b, out=out)
         return
-    with scratch("realified", (2 * a.numel(),), a) as buffer:
-        left = realified(a, conj_a, conj_b, out=buffer)
+    with _lent_realified(a, conj_a, conj_b) as left:
         for start, stop, b, out in chunks:
             _realified_product(left[start:stop], b, out)
 
@@ -142,6 +142,13 @@ def realified(a: torch.Tensor, conj_a: bool = False, conj_b: bool = False,
     if transposed:
         return expanded.view(k, 2 * j, 2 * m).transpose(1, 2)
     return expanded.view(k, 2 * m, 2 * j)
+
+
+@contextmanager
+def _lent_realified(a: torch.Tensor, conj_a: bool, conj_b: bool):
+    """:func:`realified` built in the workspace's scratch buffer, lent for the ``with`` block."""
+    with scratch("realified", (2 * a.numel(),), a) as buffer:
+        yield realified(a, conj_a, conj_b, out=buffer)
 
 
 def _realified_product(left: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
