@@ -6,7 +6,7 @@ Layers: ``bandts.functional`` (band-limited conv1d / conv2d) and ``bandts.nn`` (
 statistics and CD diagrams: ``bandts.evaluation``; command line: ``bandts --help``.
 """
 
-from bandts.classifier import BandLimitedFCN
+from bandts.classification import BandLimitedFCN
 
 __version__ = "0.1.0"
 __all__ = ["BandLimitedFCN", "__version__"]

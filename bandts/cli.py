@@ -122,7 +122,7 @@ def _add_training_options(parser, *, epochs_default=None):
 
 
 def _estimator_params(args) -> dict:
-    from bandts.classifier import BandLimitedFCN
+    from bandts.classification import BandLimitedFCN
 
     known = BandLimitedFCN().get_params()
     params = dict(args.param)

@@ -62,7 +62,7 @@ def _sktime_saved_bytes(network, X, batch_size) -> int:
     """Bytes sktime's network saves for backward on one training batch (same hook as bandts)."""
     import torch
 
-    from bandts._memory import record_saved_bytes
+    from bandts.nn.memory import record_saved_bytes
 
     network.train()
     batch = torch.from_numpy(X[:batch_size]).float().transpose(1, 2)  # sktime feeds (n, L, C)
@@ -105,7 +105,7 @@ def run_worker(spec: dict) -> dict:
         accuracy = float(np.mean(clf.predict(X_test) == y_test))
         saved = _sktime_saved_bytes(clf.network, X_train, BATCH_SIZE)
     else:
-        from bandts.classifier import BandLimitedFCN
+        from bandts.classification import BandLimitedFCN
 
         conv = "direct" if config == "direct" else "fft"
         rate = 0.0 if config == "direct" else float(config.split("-")[1])

@@ -1,7 +1,14 @@
 """Shared test set-up."""
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+# Test helpers (reference implementations, fake fits, the CUDA emulator) live in tests/ and are
+# imported by tests in its subfolders.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -62,7 +62,7 @@ def fit_and_score_task(task: FitTask, *, root: str | None = None) -> list[dict]:
     """
     from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-    from bandts.classifier import BandLimitedFCN
+    from bandts.classification import BandLimitedFCN
 
     X_train, y_train, X_test, y_test = _load_dataset(task.dataset, None if root is None else str(root))
     estimator = BandLimitedFCN(**task.configuration.params, random_state=task.seed)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 
-from bandts.classifier import BandLimitedFCN
+from bandts.classification import BandLimitedFCN
 
 FAST = dict(filters=(4, 4, 4), n_epochs=3, learning_rate=0.01, random_state=0)
 

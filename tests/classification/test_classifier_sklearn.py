@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import check_estimator
 
-from bandts.classifier import BandLimitedFCN
+from bandts.classification import BandLimitedFCN
 
 # Narrow layers, few epochs and a larger learning rate: enough to pass check_classifiers_train
 # (accuracy > 0.83 on blobs) in a fraction of a second per fit.

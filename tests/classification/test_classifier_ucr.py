@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from bandts.classifier import BandLimitedFCN
+from bandts.classification import BandLimitedFCN
 from bandts.datasets import load_ucr
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from bandts._memory import record_saved_bytes
+from bandts.nn.memory import record_saved_bytes
 
 
 @dataclass(frozen=True)

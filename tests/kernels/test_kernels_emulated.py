@@ -22,7 +22,7 @@ from emulator.emulated_kernels import EmulatedModule, EmulationError, build_libr
 from emulator.fixtures import emulated_kernels, emulator_cache_dir  # noqa: F401 (fixtures)
 from emulator.run_cmac import cmac_args
 
-RUN_CMAC = Path(__file__).parent / "emulator" / "run_cmac.py"
+RUN_CMAC = Path(__file__).resolve().parents[1] / "emulator" / "run_cmac.py"
 SUFFIX = {torch.complex64: "c64", torch.complex128: "c128"}
 
 # (K, M, J, N): K not a multiple of the block size, J = 1, J > 1024, M = 1, large N, several

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from bandts._memory import record_saved_bytes
-from bandts._training import RECIPES, Recipe, make_batches, mean_loss, train
-from bandts.classifier import BandLimitedFCN
+from bandts.nn.memory import record_saved_bytes
+from bandts.classification.training import RECIPES, Recipe, make_batches, mean_loss, train
+from bandts.classification import BandLimitedFCN
 from bandts.models import FCN
 from bandts.nn import bandlimited_layers
 

@@ -5,7 +5,7 @@ import pytest
 from sktime.datasets import load_unit_test
 from sktime.utils.estimator_checks import check_estimator
 
-from bandts.classifier import BandLimitedFCN
+from bandts.classification import BandLimitedFCN
 from bandts.sktime import BandLimitedFCNClassifier
 
 

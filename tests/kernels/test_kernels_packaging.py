@@ -16,7 +16,7 @@ import pytest
 
 from bandts.backends.kernel_sources import KERNEL_FILES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TREE = ["bandts", "kernels", "pyproject.toml", "setup.cfg", "MANIFEST.in", "kernel_build_hook.py",
         "README.md", "LICENSE"]
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from bandts.classifier import BandLimitedFCN
+from bandts.classification import BandLimitedFCN
 from bandts.cli import main
 from bandts.datasets import embedded_ucr_datasets, load_ucr
 from bandts.evaluation.grid import (ESTIMATOR_DEFAULTS, Configuration, FitTask, InferenceSetting,
@@ -18,7 +18,7 @@ from bandts.evaluation.grid import (ESTIMATOR_DEFAULTS, Configuration, FitTask, 
 from bandts.evaluation.main_job import MAIN_DATASETS, main_grid, run_main_job
 from bandts.evaluation.runner import fit_and_score_task
 from bandts.evaluation.store import ResultStore
-from test_grid import failing_on_beef, fake_rows
+from fake_fits import failing_on_beef, fake_rows
 
 # A narrow FCN keeps real fits to a fraction of a second.
 TINY = {"filters": [4, 8, 4], "n_epochs": 2, "device": "cpu"}

@@ -11,9 +11,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from bandts import persistence
-from bandts._input import validate_X, validate_y
-from bandts._training import RECIPES, train
+from bandts.classification import persistence
+from bandts.classification.inputs import validate_X, validate_y
+from bandts.classification.training import RECIPES, train
 from bandts.functional.band import check_band
 from bandts.models import CONV_KINDS, FCN
 from bandts.nn import bandlimited_layers, calibrate_cuts, set_band

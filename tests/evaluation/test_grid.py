@@ -1,7 +1,6 @@
 """The evaluation grid and the runner (serial, joblib, Dask LocalCluster), with a fake fit."""
 
 import json
-import zlib
 
 import pytest
 
@@ -9,25 +8,7 @@ from bandts.evaluation.grid import (AS_TRAINED, Configuration, FitTask,
                                     InferenceSetting, RowKey, compression_grid)
 from bandts.evaluation.runner import run_grid, run_task
 from bandts.evaluation.store import ROW_COLUMNS, ResultStore
-
-
-def fake_rows(task):
-    """Deterministic rows: accuracy is a fixed function of the row key."""
-    rows = []
-    for inference in task.inferences:
-        key = f"{task.dataset}/{task.configuration.name}/{inference.name}/{task.seed}"
-        rows.append({**task.row_fields(inference), "accuracy": zlib.crc32(key.encode()) / 2**32,
-                     "balanced_accuracy": 0.5, "fit_seconds": 0.1, "predict_seconds": 0.01,
-                     "epochs": 2, "kept_bins": json.dumps({"l": 1}), "saved_bytes": 10,
-                     "saved_bytes_per_layer": json.dumps({"l": 10}), "versions": "{}",
-                     "status": "ok", "error": None})
-    return rows
-
-
-def failing_on_beef(task):
-    if task.dataset == "Beef":
-        raise RuntimeError("Beef is off the menu")
-    return fake_rows(task)
+from fake_fits import failing_on_beef, fake_rows
 
 
 def small_grid(**kwargs):

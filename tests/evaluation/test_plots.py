@@ -17,10 +17,7 @@ from bandts.evaluation.curves import plot_train_vs_inference, plot_tradeoffs
 from bandts.evaluation.ranks import IncompleteScoresWarning
 from bandts.evaluation.stats import nemenyi_test, wilcoxon_holm_test
 
-DEMSAR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "demsar2006"
-needs_demsar = pytest.mark.skipif(
-    not (DEMSAR / "ranks.csv").exists(),
-    reason=f"Demsar (2006) example data not found at {DEMSAR} (the shared/ folder beside the repo)")
+DEMSAR = Path(__file__).resolve().parents[1] / "data" / "demsar2006"
 
 
 def _texts(fig):
@@ -57,7 +54,6 @@ def _table(k, n=20, seed=0, name=lambda j: f"config {j}"):
 
 # --- critical-difference diagrams 
 
-@needs_demsar
 def test_demsar_example_diagram_layout():
     ranks = pd.read_csv(DEMSAR / "ranks.csv", index_col="dataset")
     fig = plot_critical_difference(ranks, alpha=0.10, higher_is_better=False)

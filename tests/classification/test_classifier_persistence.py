@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 
-from bandts.classifier import BandLimitedFCN
+from bandts.classification import BandLimitedFCN
 from bandts.nn import bandlimited_layers
 
 FAST = dict(filters=(4, 8, 4), n_epochs=3, learning_rate=0.01, random_state=0)

@@ -1,0 +1,23 @@
+"""Fake fit-and-score functions for runner, store and CLI tests: deterministic rows, no training."""
+
+import json
+import zlib
+
+
+def fake_rows(task):
+    """Deterministic rows: accuracy is a fixed function of the row key."""
+    rows = []
+    for inference in task.inferences:
+        key = f"{task.dataset}/{task.configuration.name}/{inference.name}/{task.seed}"
+        rows.append({**task.row_fields(inference), "accuracy": zlib.crc32(key.encode()) / 2**32,
+                     "balanced_accuracy": 0.5, "fit_seconds": 0.1, "predict_seconds": 0.01,
+                     "epochs": 2, "kept_bins": json.dumps({"l": 1}), "saved_bytes": 10,
+                     "saved_bytes_per_layer": json.dumps({"l": 10}), "versions": "{}",
+                     "status": "ok", "error": None})
+    return rows
+
+
+def failing_on_beef(task):
+    if task.dataset == "Beef":
+        raise RuntimeError("Beef is off the menu")
+    return fake_rows(task)
