@@ -2,7 +2,6 @@
 
 import copy
 import numbers
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -14,12 +13,10 @@ from sklearn.utils.validation import check_is_fitted
 from bandts.classification import persistence
 from bandts.classification.inputs import validate_X, validate_y
 from bandts.classification.training import RECIPES, train
-from bandts.functional.band import check_band
+from bandts.backends import BACKEND_NAMES
+from bandts.functional import FFT_SIZE_RULES, Band
 from bandts.models import CONV_KINDS, FCN
-from bandts.nn import bandlimited_layers, calibrate_cuts, set_band
-
-FFT_SIZES = ("minimal", "pow2", "paper")
-BACKENDS = ("auto", "torch", "pycuda")
+from bandts.nn import band_applied, bandlimited_layers, calibrate_cuts
 # Samples per forward in predict and in calibration (bounds memory; results do not depend on it
 # except through floating-point rounding).
 PREDICT_BATCH_SIZE = 64
@@ -69,7 +66,7 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
         Band-limited FFT convolutions, or torch's direct convolutions (the baseline; the band
         parameters are then ignored).
     fft_size : {"minimal", "pow2", "paper"}, default="minimal"
-        FFT length rule of the band-limited layers (DESIGN.md section 2).
+        FFT length rule of the band-limited layers (docs/design.md, "Spectrum sizes").
     backend : {"auto", "torch", "pycuda"}, default="auto"
         Complex multiply-accumulate backend of the band-limited layers.
     spatial_dims : {1, 2}, default=1
@@ -182,14 +179,13 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be a positive integer"
                                  f"{' or None' if optional else ''}, got {value!r}")
 
-        check_band(self.compress_rate, self.preserve_energy, self.energy_scope)
-        number("inference_compress_rate", 0, 1, low_open=False, high_open=True, optional=True)
-        number("inference_preserve_energy", 0, 1, low_open=True, high_open=False, optional=True)
+        self._training_band()
+        self._inference_band()
         number("learning_rate", 0, np.inf, low_open=True, high_open=True, optional=True)
         number("validation_fraction", 0, 1, low_open=True, high_open=True, optional=True)
         choice("conv", CONV_KINDS)
-        choice("fft_size", FFT_SIZES)
-        choice("backend", BACKENDS)
+        choice("fft_size", FFT_SIZE_RULES)
+        choice("backend", BACKEND_NAMES)
         choice("spatial_dims", (1, 2))
         choice("recipe", tuple(RECIPES))
         positive_int("n_epochs")
@@ -208,45 +204,34 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
         resolve_device(self.device)
 
     # ---------------------------------------------------------------------------- model building
-    def _training_band(self) -> dict:
-        return dict(compress_rate=self.compress_rate, preserve_energy=self.preserve_energy,
-                    energy_scope=self.energy_scope)
+    def _training_band(self) -> Band:
+        return Band(self.compress_rate, self.preserve_energy, self.energy_scope)
 
-    def _inference_band(self) -> dict:
+    def _inference_band(self) -> Band:
+        """The band of predict / predict_proba / score (``inference_*`` None: the training one)."""
         band = self._training_band()
-        if self.inference_compress_rate is not None:
-            band["compress_rate"] = self.inference_compress_rate
-        if self.inference_preserve_energy is not None:
-            band["preserve_energy"] = self.inference_preserve_energy
-            frozen = self.energy_scope == "frozen"
-            if frozen and self.inference_preserve_energy != self.preserve_energy:
-                band["energy_scope"] = "sample"  # the frozen cuts hold the training energy
-        return band
-
-    @contextmanager
-    def _applied_inference_band(self, model):
-        """Run ``model`` under the inference band, then restore the training band and any
-        frozen cuts (``set_band`` forgets them when the energy changes)."""
-        band = self._inference_band()
+        changes = {}
+        for field in ("compress_rate", "preserve_energy"):
+            value = getattr(self, "inference_" + field)
+            if value is not None:
+                try:
+                    changes[field] = getattr(Band(**{field: value}), field)
+                except ValueError as error:
+                    raise ValueError(f"inference_{field}: {error}") from None
+        if (self.energy_scope == "frozen"
+                and changes.get("preserve_energy", band.preserve_energy) != band.preserve_energy):
+            changes["energy_scope"] = "sample"  # the frozen cuts hold the training energy
         try:
-            check_band(band["compress_rate"], band["preserve_energy"], band["energy_scope"])
+            return band.with_changes(**changes)
         except ValueError as error:
-            raise ValueError(f"invalid inference band {band} (inference_* = None takes the "
-                             f"training value): {error}") from None
-        frozen = [(layer, layer.frozen_cut) for _, layer in bandlimited_layers(model)]
-        set_band(model, **band)
-        try:
-            yield model
-        finally:
-            set_band(model, **self._training_band())
-            for layer, cut in frozen:
-                layer.frozen_cut = cut
+            raise ValueError(f"invalid inference band (inference_* = None takes the training "
+                             f"value): {error}") from None
 
     def _build_model(self, n_channels: int, n_classes: int) -> FCN:
         return FCN(n_channels, n_classes, spatial_dims=self.spatial_dims, conv=self.conv,
                    filters=tuple(int(f) for f in self.filters),
                    kernel_sizes=tuple(int(k) for k in self.kernel_sizes),
-                   fft_size=self.fft_size, backend=self.backend, **self._training_band())
+                   band=self._training_band(), fft_size=self.fft_size, backend=self.backend)
 
     # ----------------------------------------------------------------------------------- fitting
     def fit(self, X, y):
@@ -282,7 +267,7 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
             n_epochs=int(self.n_epochs),
             batch_size=int(self.batch_size or recipe.batch_size(len(X_train))),
             learning_rate=float(self.learning_rate or recipe.learning_rate),
-            generator=generator, band_layers=bandlimited_layers(model), validation=validation,
+            generator=generator, validation=validation,
             n_iter_no_change=self.n_iter_no_change, verbose=self.verbose)
         if self.conv == "fft" and self.energy_scope == "frozen":
             calibrate_cuts(model, X_t.split(PREDICT_BATCH_SIZE))
@@ -301,7 +286,7 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
         X = validate_X(self, X, reset=False, spatial_dims=self.spatial_dims)
         device = resolve_device(self.device)
         model = self.model_.to(device).eval()
-        with self._applied_inference_band(model), torch.no_grad():
+        with band_applied(model, self._inference_band()), torch.no_grad():
             chunks = [model(torch.from_numpy(chunk).to(device))
                       for chunk in np.array_split(X, max(1, -(-len(X) // PREDICT_BATCH_SIZE)))]
         return torch.cat(chunks).double().cpu()

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from bandts.nn import bandlimited_layers
 from bandts.nn.memory import record_saved_bytes
 
 
@@ -83,7 +84,7 @@ class TrainingResult:
 
 def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, recipe: Recipe, n_epochs: int,
           batch_size: int, learning_rate: float, generator: torch.Generator,
-          band_layers: list, validation: tuple | None = None, n_iter_no_change: int | None = None,
+          validation: tuple | None = None, n_iter_no_change: int | None = None,
           verbose: bool = False) -> TrainingResult:
     """Train ``model`` in place and leave it holding the weights of the lowest monitored loss.
 
@@ -93,7 +94,6 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, recipe: Recipe,
         recipe: learning-rate schedule (see :data:`RECIPES`).
         n_epochs, batch_size, learning_rate: resolved training length, batch size and Adam lr.
         generator: CPU torch generator driving the shuffling (determinism).
-        band_layers: [(name, layer)] of band-limited layers, for ``kept_bins`` in the history.
         validation: optional (X_val, y_val); then the validation loss is monitored (best weights
             and early stopping), otherwise the training loss is.
         n_iter_no_change: stop after this many epochs without improvement of the monitored loss;
@@ -105,6 +105,7 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, recipe: Recipe,
         epoch), learning_rate, seconds (training time of the epoch), kept_bins {layer: max kept
         bins over the epoch's batches} and val_loss when validating.
     """
+    band_layers = bandlimited_layers(model)  # their kept bins go into the history
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=recipe.lr_factor, patience=recipe.lr_patience,

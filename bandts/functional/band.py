@@ -12,27 +12,117 @@ has a level in 1..T, and keeping "level t" keeps every coefficient of level <= t
 Level T always keeps the whole spectrum.
 """
 
+import dataclasses
 import math
+import numbers
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 ENERGY_SCOPES = ("sample", "batch", "frozen")
 
 
-def check_band(compress_rate, preserve_energy, energy_scope) -> None:
-    """Raise a clear error for an invalid band-limiting setting."""
-    if isinstance(compress_rate, bool) or not isinstance(compress_rate, (int, float)) \
-            or not 0.0 <= compress_rate < 1.0:
-        raise ValueError(f"compress_rate must be a number in [0, 1), got {compress_rate!r}")
-    if isinstance(preserve_energy, bool) or not isinstance(preserve_energy, (int, float)) \
-            or not 0.0 < preserve_energy <= 1.0:
-        raise ValueError(f"preserve_energy must be a number in (0, 1], got {preserve_energy!r}")
-    if compress_rate > 0 and preserve_energy < 1:
-        raise ValueError(
-            "give either compress_rate > 0 (a static cut) or preserve_energy < 1 (an energy cut), "
-            f"not both (got compress_rate={compress_rate}, preserve_energy={preserve_energy})")
-    if energy_scope not in ENERGY_SCOPES:
-        raise ValueError(f"energy_scope must be one of {ENERGY_SCOPES}, got {energy_scope!r}")
+def _as_real(value) -> float | None:
+    """``value`` as a float if it is one real number (Python, NumPy scalar, 0-d array or
+    tensor; not a bool), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return float(array) if array.ndim == 0 and array.dtype.kind in "iuf" else None
+
+
+def _real(name: str, value, low: float, high: float, low_open: bool, high_open: bool) -> float:
+    """``value`` as a float in the interval, else a ValueError naming the parameter."""
+    number = _as_real(value)
+    inside = number is not None and (low < number if low_open else low <= number) and (
+        number < high if high_open else number <= high)
+    if not inside:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a real number in {interval}, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Band:
+    """How much of each spectrum a band-limited convolution keeps: one validated value.
+
+    Built once (by the estimator, a layer or the functional API) and trusted by everything below
+    it; :func:`dataclasses.replace` or :meth:`with_changes` make a new one. Any real number type is
+    accepted (Python, NumPy scalars, 0-d arrays) and stored as a float.
+
+    Args:
+        compress_rate: static cut c in [0, 1): of the T spectrum levels keep all for c = 0, else
+            drop floor(T c) + 1 (1D; 2D keeps a centred square of side floor(T sqrt(1 - c))).
+        preserve_energy: energy cut E in (0, 1]: keep the fewest low levels holding E of the input
+            spectrum's power. Exclusive with compress_rate > 0.
+        energy_scope: where an energy cut is measured: "sample" (each sample its own cut),
+            "batch" (one cut per batch, the paper's) or "frozen" (``frozen_cut``, calibrated by
+            :func:`bandts.nn.calibrate_cuts`; "batch" until then).
+        frozen_cut: the calibrated cut as a fraction of the levels in (0, 1], or None.
+
+    Raises:
+        ValueError: a value outside its range, or a static and an energy cut at once.
+
+    Examples:
+        >>> Band(compress_rate=0.5)
+        Band(compress_rate=0.5, preserve_energy=1.0, energy_scope='sample', frozen_cut=None)
+        >>> Band(preserve_energy=0.99).is_static
+        False
+    """
+
+    compress_rate: float = 0.0
+    preserve_energy: float = 1.0
+    energy_scope: str = "sample"
+    frozen_cut: float | None = None
+
+    def __post_init__(self):
+        set_field = object.__setattr__  # frozen: normalise the fields once, here
+        set_field(self, "compress_rate", _real("compress_rate", self.compress_rate, 0, 1,
+                                               low_open=False, high_open=True))
+        set_field(self, "preserve_energy", _real("preserve_energy", self.preserve_energy, 0, 1,
+                                                 low_open=True, high_open=False))
+        if self.compress_rate > 0 and self.preserve_energy < 1:
+            raise ValueError(
+                "give either compress_rate > 0 (a static cut) or preserve_energy < 1 (an energy "
+                f"cut), not both (got compress_rate={self.compress_rate}, "
+                f"preserve_energy={self.preserve_energy})")
+        if self.energy_scope not in ENERGY_SCOPES:
+            raise ValueError(f"energy_scope must be one of {ENERGY_SCOPES}, "
+                             f"got {self.energy_scope!r}")
+        if self.frozen_cut is not None:
+            set_field(self, "frozen_cut", _real("frozen_cut", self.frozen_cut, 0, 1,
+                                                low_open=True, high_open=False))
+
+    @property
+    def is_static(self) -> bool:
+        """Whether the cut is known before the data is seen (no energy measurement)."""
+        return self.preserve_energy >= 1.0 or (self.energy_scope == "frozen"
+                                               and self.frozen_cut is not None)
+
+    def with_changes(self, **changes) -> "Band":
+        """A new Band with some fields changed; None leaves a field as it is. A new
+        ``preserve_energy`` forgets the frozen cut (it was measured for another energy)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "preserve_energy" in changes and "frozen_cut" not in changes:
+            energy = _real("preserve_energy", changes["preserve_energy"], 0, 1,
+                           low_open=True, high_open=False)
+            if energy != self.preserve_energy:
+                changes["frozen_cut"] = None
+        return dataclasses.replace(self, **changes)
+
+    def cut_level(self, n_levels: int, static_level) -> int | None:
+        """The level a static band keeps, None for a cut that depends on the data."""
+        if self.preserve_energy >= 1.0:
+            return static_level(n_levels, self.compress_rate)
+        if self.energy_scope == "frozen" and self.frozen_cut is not None:
+            return frozen_level(self.frozen_cut, n_levels)
+        return None
 
 
 def static_level_1d(n_levels: int, compress_rate: float) -> int:
@@ -85,35 +175,30 @@ def energy_level(level_power: torch.Tensor, preserve_energy: float) -> torch.Ten
     return ((cumulative < target).sum(-1) + 1).clamp(max=n_levels)
 
 
-def choose_levels(level_power, n_levels, static_level, compress_rate, preserve_energy,
-                  energy_scope, frozen_cut):
-    """The level the batch runs at, and per-sample levels when samples differ.
+def choose_levels(level_power, n_levels, static_level, band: Band):
+    """The level the batch runs at, and per-sample levels in the "sample" scope.
 
     Args:
         level_power: callable returning the (N, T) power per sample and level; called only when an
             energy cut is needed (it costs a pass over the full spectrum).
         n_levels: T.
         static_level: function (T, compress_rate) -> level for the static rule of this dimension.
-        frozen_cut: for the "frozen" scope, the calibrated fraction of levels in (0, 1], or None
-            (then the batch's own cut is used, as in "batch").
+        band: the :class:`Band`.
 
     Returns:
-        (level, per_sample) where per_sample is an (N,) int64 tensor or None.
+        (level, per_sample) where per_sample is an (N,) int64 tensor of each sample's level in the
+        "sample" scope and None otherwise.
     """
-    if preserve_energy >= 1.0:
-        return static_level(n_levels, compress_rate), None
-    if energy_scope == "frozen" and frozen_cut is not None:
-        return frozen_level(frozen_cut, n_levels), None
+    level = band.cut_level(n_levels, static_level)
+    if level is not None:
+        return level, None
     power = level_power()
-    if energy_scope == "sample":
-        per_sample = energy_level(power, preserve_energy)
-        level = int(per_sample.max())
-        return level, (per_sample if bool((per_sample < level).any()) else None)
-    return int(energy_level(power.sum(0), preserve_energy)), None
+    if band.energy_scope == "sample":
+        per_sample = energy_level(power, band.preserve_energy)
+        return int(per_sample.max()), per_sample
+    return int(energy_level(power.sum(0), band.preserve_energy)), None
 
 
 def frozen_level(frozen_cut: float, n_levels: int) -> int:
     """Level of a calibrated cut stored as a fraction of the levels."""
-    if not 0.0 < frozen_cut <= 1.0:
-        raise ValueError(f"frozen_cut must be a fraction in (0, 1], got {frozen_cut!r}")
     return min(n_levels, max(1, round(frozen_cut * n_levels)))

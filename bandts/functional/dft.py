@@ -86,3 +86,26 @@ def _real_dft_matrix(start, stop, n_positions, fft_len, dtype, device, step, off
 
 
 _cached_real_dft_matrix = functools.lru_cache(maxsize=CACHE_SIZE)(_real_dft_matrix)
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def filter_dft_matrix(bins: int, taps: int, offset: int, fft_len: int, dtype: torch.dtype,
+                      device: torch.device) -> torch.Tensor:
+    """exp(-2 pi i k (t - offset) / L) for bins k < ``bins`` and taps t: the complex (bins, taps)
+    matrix whose product with a filter's taps is its spectrum at the first bins (the filter placed
+    at t - offset). Cached per (size, dtype, device); never modify the result.
+
+    Args:
+        dtype: complex dtype of the result.
+    """
+    with torch.inference_mode(False):  # a cached inference tensor could not be used later
+        return phase_matrix(torch.arange(bins, device=device), taps, offset, fft_len, -1, dtype)
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def inverse_scale(bins: int, fft_len: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """w_k / L for bins k < ``bins`` (w_k of :func:`one_sided_weights`): the scale that turns the
+    first bins of ``rfft`` into the adjoint of ``irfft``. Cached; never modify the result."""
+    with torch.inference_mode(False):
+        bins_ = torch.arange(bins, device=device)
+        return one_sided_weights(bins_, fft_len, dtype) / fft_len

@@ -1,11 +1,13 @@
-"""Shared by the band-limited convolutions: validation of tensors and settings (clear errors) and
-the checked call of their autograd Functions."""
+"""Shared by the band-limited convolutions: validation of tensors and options (clear errors) and
+what a call reports."""
+
+from typing import NamedTuple
 
 import torch
 
 from bandts.backends import BACKEND_NAMES
-from bandts.functional.band import check_band
-from bandts.functional.geometry import resolve_geometry
+from bandts.functional.geometry import FFT_SIZE_RULES
+from bandts.functional.plans import PLANS
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
@@ -48,32 +50,34 @@ def check_tensors(x, weight, bias, spatial_dims: int):
     if x.shape[1] != weight.shape[1]:
         raise ValueError(f"{name}: input has {x.shape[1]} channels but the weight expects "
                          f"{weight.shape[1]} (groups are not supported)")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name}: input batch is empty")
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"{name}: bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
     return x, unbatched
 
 
-def check_settings(x, weight, stride, padding, compress_rate, preserve_energy, energy_scope,
-                   fft_size, backend, frozen_cut):
-    """Check the band and shape settings; return the per-axis geometry."""
-    check_band(compress_rate, preserve_energy, energy_scope)
+class ConvReport(NamedTuple):
+    """The band a convolution used (``return_report=True``).
+
+    Attributes:
+        kept_bins: frequency coefficients kept (the largest cut of the batch).
+        spectrum_bins: coefficients available.
+        level, n_levels: the cut as a level of :mod:`bandts.functional.band`; ``level / n_levels``
+            is what a frozen cut stores.
+    """
+
+    kept_bins: int
+    spectrum_bins: int
+    level: int
+    n_levels: int
+
+
+def check_options(fft_size, backend: str, plan: str) -> None:
+    """Raise a clear error for an unknown backend or plan, or an invalid fft_size rule."""
     if backend not in BACKEND_NAMES:
         raise ValueError(f"backend must be one of {BACKEND_NAMES}, got {backend!r}")
-    if frozen_cut is not None and not 0.0 < frozen_cut <= 1.0:
-        raise ValueError(f"frozen_cut must be a fraction in (0, 1] or None, got {frozen_cut!r}")
-    return resolve_geometry(tuple(x.shape[2:]), tuple(weight.shape[2:]), stride, padding, fft_size)
-
-
-def run_checked(function, spatial_dims, x, weight, bias, stride, padding, compress_rate,
-                preserve_energy, energy_scope, fft_size, backend, frozen_cut):
-    """Validate the operands and settings, run a band-limited autograd ``function`` and return
-    (output, report); an unbatched input gets its batch axis added and removed again."""
-    x, unbatched = check_tensors(x, weight, bias, spatial_dims)
-    geos = check_settings(x, weight, stride, padding, compress_rate, preserve_energy,
-                          energy_scope, fft_size, backend, frozen_cut)
-    report = {}
-    band = (compress_rate, preserve_energy, energy_scope, frozen_cut)
-    out = function.apply(x, weight, bias, geos, band, backend, report)
-    return (out.squeeze(0) if unbatched else out), report
+    if plan not in PLANS:
+        raise ValueError(f"plan must be one of {PLANS}, got {plan!r}")
+    rules = fft_size if isinstance(fft_size, (tuple, list)) else (fft_size,)
+    for rule in rules:
+        if isinstance(rule, bool) or not (isinstance(rule, int) or rule in FFT_SIZE_RULES):
+            raise ValueError(f"fft_size must be one of {FFT_SIZE_RULES} or an int, got {fft_size!r}")

@@ -1,4 +1,4 @@
-"""The Fully Convolutional Network (FCN) of Wang, Yan and Oates (2017), DESIGN.md section 6.
+"""The Fully Convolutional Network (FCN) of Wang, Yan and Oates (2017), docs/design.md, "The FCN".
 
 Three blocks ``conv -> BatchNorm -> ReLU`` with "same" padding, global average pooling over the
 spatial axes and a linear head. The convolutions are either bandts' band-limited FFT layers
@@ -9,6 +9,7 @@ spatial axes and a linear head. The convolutions are either bandts' band-limited
 import torch
 from torch import nn
 
+from bandts.functional import Band
 from bandts.nn import BandLimitedConv1d, BandLimitedConv2d, MaskedReLU
 
 CONV_KINDS = ("fft", "direct")
@@ -28,10 +29,11 @@ class ConvBlock(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, spatial_dims: int,
-                 conv: str, band: dict):
+                 conv: str, band: Band = None, fft_size="minimal", backend="auto", plan="auto"):
         super().__init__()
         direct = _DIRECT_CONV[spatial_dims](in_channels, out_channels, kernel_size, padding="same")
-        self.conv = direct if conv == "direct" else _FFT_CONV[spatial_dims].from_conv(direct, **band)
+        self.conv = direct if conv == "direct" else _FFT_CONV[spatial_dims].from_conv(
+            direct, band=band, fft_size=fft_size, backend=backend, plan=plan)
         self.bn = _BATCH_NORM[spatial_dims](out_channels)
         self.relu = nn.ReLU() if conv == "direct" else MaskedReLU()
 
@@ -49,8 +51,10 @@ class FCN(nn.Module):
         conv: ``"fft"`` (band-limited layers of :mod:`bandts.nn`) or ``"direct"`` (torch).
         filters: output channels of the convolution blocks (paper: 128, 256, 128).
         kernel_sizes: kernel size of each block (paper: 8, 5, 3); square kernels in 2D.
-        compress_rate, preserve_energy, energy_scope, fft_size, backend: the band of the
-            ``"fft"`` layers (see :class:`bandts.nn.BandLimitedConv1d`); ignored for ``"direct"``.
+        band: the :class:`~bandts.functional.Band` of the ``"fft"`` layers (default: full band);
+            ignored for ``"direct"``.
+        fft_size, backend, plan: options of the ``"fft"`` layers (see
+            :class:`bandts.nn.BandLimitedConv1d`).
 
     Forward: input (N, C, *S) float -> logits (N, n_classes). Any spatial size works (global
     average pooling); each sample is processed independently in eval mode.
@@ -58,8 +62,8 @@ class FCN(nn.Module):
 
     def __init__(self, in_channels: int, n_classes: int, *, spatial_dims: int = 1,
                  conv: str = "fft", filters=(128, 256, 128), kernel_sizes=(8, 5, 3),
-                 compress_rate: float = 0.0, preserve_energy: float = 1.0,
-                 energy_scope: str = "sample", fft_size: str = "minimal", backend: str = "auto"):
+                 band: Band = None, fft_size: str = "minimal", backend: str = "auto",
+                 plan: str = "auto"):
         super().__init__()
         if spatial_dims not in (1, 2):
             raise ValueError(f"spatial_dims must be 1 (series) or 2 (images), got {spatial_dims!r}")
@@ -75,14 +79,13 @@ class FCN(nn.Module):
         if in_channels < 1 or n_classes < 1:
             raise ValueError("in_channels and n_classes must be >= 1, got "
                              f"{in_channels}, {n_classes}")
-        band = dict(compress_rate=compress_rate, preserve_energy=preserve_energy,
-                    energy_scope=energy_scope, fft_size=fft_size, backend=backend)
+        options = dict(band=band, fft_size=fft_size, backend=backend, plan=plan)
         self.spatial_dims = spatial_dims
         self.conv_kind = conv
         blocks, c_in = [], in_channels
         for c_out, k in zip(filters, kernel_sizes):
             blocks.append(ConvBlock(c_in, c_out, k, spatial_dims=spatial_dims, conv=conv,
-                                    band=band))
+                                    **options))
             c_in = c_out
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Linear(c_in, n_classes)

@@ -2,7 +2,8 @@
 
 from bandts.nn.activation import MaskedReLU
 from bandts.nn.conv import BandLimitedConv1d, BandLimitedConv2d
-from bandts.nn.model_tools import bandlimit, bandlimited_layers, calibrate_cuts, set_band
+from bandts.nn.model_tools import (band_applied, bandlimit, bandlimited_layers, calibrate_cuts,
+                                   set_band, unbandlimit)
 
-__all__ = ["BandLimitedConv1d", "BandLimitedConv2d", "MaskedReLU", "bandlimit",
-           "bandlimited_layers", "calibrate_cuts", "set_band"]
+__all__ = ["BandLimitedConv1d", "BandLimitedConv2d", "MaskedReLU", "band_applied", "bandlimit",
+           "bandlimited_layers", "calibrate_cuts", "set_band", "unbandlimit"]

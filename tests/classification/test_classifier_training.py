@@ -7,6 +7,7 @@ import torch
 from bandts.nn.memory import record_saved_bytes
 from bandts.classification.training import RECIPES, Recipe, make_batches, mean_loss, train
 from bandts.classification import BandLimitedFCN
+from bandts.functional import Band
 from bandts.models import FCN
 from bandts.nn import bandlimited_layers
 
@@ -82,7 +83,7 @@ def test_learning_rate_follows_reduce_on_plateau_and_best_weights_are_kept():
     recipe = Recipe("test", full_epochs=12, learning_rate=0.5, lr_factor=0.5, lr_patience=0,
                     min_lr=0.01, fixed_batch_size=8)
     result = train(model, X_t, y_t, recipe=recipe, n_epochs=12, batch_size=8, learning_rate=0.5,
-                   generator=torch.Generator().manual_seed(0), band_layers=[],
+                   generator=torch.Generator().manual_seed(0),
                    validation=(X_t[:10], y_t[:10]))
     history = result.history
     best = np.inf
@@ -198,8 +199,8 @@ def test_band_limited_network_saves_less_than_the_direct_one():
     x = torch.randn(16, 1, 270)
     totals = {}
     for name, kwargs in {"direct": dict(conv="direct"), "fft-0": dict(conv="fft"),
-                         "fft-0.5": dict(conv="fft", compress_rate=0.5),
-                         "fft-0.75": dict(conv="fft", compress_rate=0.75)}.items():
+                         "fft-0.5": dict(conv="fft", band=Band(compress_rate=0.5)),
+                         "fft-0.75": dict(conv="fft", band=Band(compress_rate=0.75))}.items():
         model = FCN(1, 50, kernel_sizes=(7, 5, 3), **kwargs)
         with record_saved_bytes(model) as saved:
             model(x)

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bandts.functional import bandlimited_conv1d, bandlimited_conv1d_report
+from bandts.functional import bandlimited_conv1d
 from bandts.functional.geometry import next_5_smooth
 from reference import bandlimited_conv1d_reference
 
@@ -76,9 +76,9 @@ def test_static_rate_against_direct_reference(rate, stride, padding):
     fft_len = next_5_smooth(19 + 2 * padding)
     n_bins = fft_len // 2 + 1
     keep = max(1, n_bins - (int(np.floor(n_bins * rate)) + 1))
-    out, report = bandlimited_conv1d_report(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
-                                            stride, padding, compress_rate=rate)
-    assert report["kept_bins"] == keep and report["spectrum_bins"] == n_bins
+    out, report = bandlimited_conv1d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
+                                            stride, padding, compress_rate=rate, return_report=True)
+    assert report.kept_bins == keep and report.spectrum_bins == n_bins
     expected = bandlimited_conv1d_reference(x, w, b, stride, padding, padding, fft_len, keep)
     np.testing.assert_allclose(out.numpy(), expected, atol=1e-10)
 
@@ -87,8 +87,8 @@ def test_paper_rule_bins_for_fiftywords():
     # FiftyWords: W = 270, "paper" FFT length 1024 -> M = 513; c=0.5 keeps 256, c=0.75 keeps 128.
     x, w = torch.randn(1, 1, 270), torch.randn(1, 1, 8)
     for rate, keep in [(0.0, 513), (0.5, 256), (0.75, 128)]:
-        _, report = bandlimited_conv1d_report(x, w, padding=0, fft_size="paper", compress_rate=rate)
-        assert (report["spectrum_bins"], report["kept_bins"]) == (513, keep)
+        _, report = bandlimited_conv1d(x, w, padding=0, fft_size="paper", compress_rate=rate, return_report=True)
+        assert (report.spectrum_bins, report.kept_bins) == (513, keep)
 
 
 def _two_tone_batch():
@@ -102,12 +102,12 @@ def _two_tone_batch():
 def test_energy_cut_keeps_the_fewest_bins_reaching_the_target():
     x = _two_tone_batch()
     w = torch.ones(1, 1, 1, dtype=torch.float64)
-    _, report = bandlimited_conv1d_report(x[1:], w, preserve_energy=0.4)
-    assert report["kept_bins"] == 3  # bins 0..2 hold half of the power
-    _, report = bandlimited_conv1d_report(x[1:], w, preserve_energy=0.6)
-    assert report["kept_bins"] == 12
-    _, report = bandlimited_conv1d_report(x[:1], w, preserve_energy=0.99)
-    assert report["kept_bins"] == 3
+    _, report = bandlimited_conv1d(x[1:], w, preserve_energy=0.4, return_report=True)
+    assert report.kept_bins == 3  # bins 0..2 hold half of the power
+    _, report = bandlimited_conv1d(x[1:], w, preserve_energy=0.6, return_report=True)
+    assert report.kept_bins == 12
+    _, report = bandlimited_conv1d(x[:1], w, preserve_energy=0.99, return_report=True)
+    assert report.kept_bins == 3
 
 
 def test_sample_scope_is_independent_of_the_batch():
@@ -126,12 +126,12 @@ def test_sample_scope_is_independent_of_the_batch():
 def test_frozen_scope_uses_the_calibrated_fraction():
     x = torch.randn(2, 3, 40, dtype=torch.float64)
     w = torch.randn(2, 3, 5, dtype=torch.float64)
-    frozen, report = bandlimited_conv1d_report(x, w, preserve_energy=0.5, energy_scope="frozen", frozen_cut=0.25)
-    static, _ = bandlimited_conv1d_report(x, w, compress_rate=0.0)
-    assert report["kept_bins"] == round(0.25 * report["spectrum_bins"])
+    frozen, report = bandlimited_conv1d(x, w, preserve_energy=0.5, energy_scope="frozen", frozen_cut=0.25, return_report=True)
+    static, _ = bandlimited_conv1d(x, w, compress_rate=0.0, return_report=True)
+    assert report.kept_bins == round(0.25 * report.spectrum_bins)
     assert not torch.allclose(frozen, static)
-    uncalibrated, report_batch = bandlimited_conv1d_report(x, w, preserve_energy=0.5, energy_scope="frozen")
-    batch, report_ref = bandlimited_conv1d_report(x, w, preserve_energy=0.5, energy_scope="batch")
+    uncalibrated, report_batch = bandlimited_conv1d(x, w, preserve_energy=0.5, energy_scope="frozen", return_report=True)
+    batch, report_ref = bandlimited_conv1d(x, w, preserve_energy=0.5, energy_scope="batch", return_report=True)
     torch.testing.assert_close(uncalibrated, batch)
 
 
@@ -154,9 +154,9 @@ def test_gradcheck_with_compression(band):
 def test_sample_scope_gradcheck_exercises_per_sample_cuts():
     x = _two_tone_batch().clone().requires_grad_(True)
     w = torch.randn(2, 1, 3, dtype=torch.float64, requires_grad=True)
-    _, report = bandlimited_conv1d_report(x[:1], w, preserve_energy=0.9)
-    _, report_both = bandlimited_conv1d_report(x, w, preserve_energy=0.9)
-    assert report["kept_bins"] < report_both["kept_bins"]  # the two samples really have different cuts
+    _, report = bandlimited_conv1d(x[:1], w, preserve_energy=0.9, return_report=True)
+    _, report_both = bandlimited_conv1d(x, w, preserve_energy=0.9, return_report=True)
+    assert report.kept_bins < report_both.kept_bins  # the two samples really have different cuts
     assert torch.autograd.gradcheck(lambda x, w: bandlimited_conv1d(x, w, padding=1, preserve_energy=0.9), (x, w))
 
 

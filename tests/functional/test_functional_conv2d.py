@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bandts.functional import bandlimited_conv2d, bandlimited_conv2d_report, transforms
+from bandts.functional import bandlimited_conv2d, transforms
 from bandts.functional.geometry import next_5_smooth
 from reference import bandlimited_conv2d_reference
 
@@ -52,10 +52,10 @@ def test_static_rate_against_direct_reference(rate, size, padding, column_method
     n_levels = max(halves)
     level = max(1, math.floor(n_levels * math.sqrt(1 - rate)))
     keep_rows, keep_cols = (max(1, math.ceil(level * h / n_levels)) for h in halves)
-    out, report = bandlimited_conv2d_report(torch.from_numpy(x), torch.from_numpy(w), padding=padding,
-                                            compress_rate=rate)
+    out, report = bandlimited_conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=padding,
+                                            compress_rate=rate, return_report=True)
     rows_kept = min(fft_shape[0], 2 * keep_rows - 1)
-    assert report["kept_bins"] == rows_kept * keep_cols
+    assert report.kept_bins == rows_kept * keep_cols
     pads = tuple((p, p) for p in padding)
     expected = bandlimited_conv2d_reference(x, w, pads, fft_shape, keep_rows, keep_cols)
     np.testing.assert_allclose(out.numpy(), expected, atol=1e-10)
@@ -65,9 +65,9 @@ def test_square_lead_compression_matches_the_design():
     # 32x32 input, 3x3 kernel, padding 1: FFT 34 x 34 is not 5-smooth -> 36; Wh = 19.
     x, w = torch.randn(1, 1, 32, 32), torch.randn(1, 1, 3, 3)
     for rate in (0.0, 0.5, 0.75):
-        _, report = bandlimited_conv2d_report(x, w, padding=1, compress_rate=rate)
+        _, report = bandlimited_conv2d(x, w, padding=1, compress_rate=rate, return_report=True)
         idx = math.floor(19 * math.sqrt(1 - rate))
-        assert report["kept_bins"] == min(36, 2 * idx - 1) * idx
+        assert report.kept_bins == min(36, 2 * idx - 1) * idx
 
 
 @pytest.mark.parametrize("band", [
@@ -92,9 +92,9 @@ def test_sample_scope_is_independent_of_the_batch():
     rough = smooth + torch.cos(2 * torch.pi * 5 * (xx + yy) / 12)
     x = torch.stack([smooth, rough])[:, None].double()
     w = torch.randn(2, 1, 3, 3, dtype=torch.float64)
-    together, report = bandlimited_conv2d_report(x, w, padding=1, preserve_energy=0.9)
-    alone, report_alone = bandlimited_conv2d_report(x[:1], w, padding=1, preserve_energy=0.9)
-    assert report_alone["kept_bins"] < report["kept_bins"]
+    together, report = bandlimited_conv2d(x, w, padding=1, preserve_energy=0.9, return_report=True)
+    alone, report_alone = bandlimited_conv2d(x[:1], w, padding=1, preserve_energy=0.9, return_report=True)
+    assert report_alone.kept_bins < report.kept_bins
     torch.testing.assert_close(together[:1], alone)
 
 

@@ -1,0 +1,110 @@
+"""The accelerator plan of the band-limited 1D convolution: a few large operations per call.
+
+On a GPU every operation is a kernel launch, and launches, not arithmetic, bound a layer of
+FCN size. This plan therefore works on the whole batch at once, with no loop over chunks of
+frequencies: one ``rfft`` of all N * C input rows, one product of the weight with a cached
+(kept, K) DFT matrix for the filter spectrum, one batched complex GEMM over the kept bins
+(:func:`bandts.backends.cmac`, torch or the PyCUDA kernels, which read this layout directly) and
+one ``irfft``. Spectra are complex and frequency-major: (kept bins, rows, columns).
+
+It is made of ordinary differentiable torch operations, which makes it also the reference for
+higher derivatives: the backward of ``bandts::conv1d`` runs :func:`backward` of this module
+whenever a graph of the gradient is wanted (``create_graph=True``), whatever the plan of the
+forward. It is the plan of every device but the CPU (where :mod:`bandts.functional.conv1d_cpu`
+bounds its temporaries instead), and of the meta device, so its operations can be inspected
+without a GPU.
+
+With X the kept input spectrum, Wf = E w the filter spectrum (E the DFT matrix of the taps
+placed at t - pad_left) and D = (w_k / L) rfft(dy) the kept output-gradient spectrum:
+
+- forward: y = irfft(X conj(Wf)) at the strided output positions (+ bias in the DC bin);
+- dX = D Wf^T, dx = the adjoint of the input transform applied to dX;
+- dWf = X^T conj(D), dw = Re(E^H dWf).
+"""
+
+import torch
+
+from bandts.backends import cmac
+from bandts.functional.band import Band, choose_levels, static_level_1d
+from bandts.functional.dft import complex_dtype, filter_dft_matrix, inverse_scale
+
+
+def _filter_spectrum(weight, geo, keep: int) -> torch.Tensor:
+    """Wf (keep, C, F): the spectrum of every filter at the kept bins."""
+    n_out, n_in, n_taps = weight.shape
+    basis = filter_dft_matrix(keep, n_taps, geo.pad_left, geo.fft_len,
+                              complex_dtype(weight.dtype), weight.device)
+    taps = weight.permute(2, 1, 0).reshape(n_taps, n_in * n_out).to(basis.dtype)
+    return (basis @ taps).view(keep, n_in, n_out)
+
+
+def above_cut(per_sample: torch.Tensor, keep: int) -> torch.Tensor:
+    """(keep, N, 1) mask of the bins above each sample's own cut."""
+    bins = torch.arange(keep, device=per_sample.device)
+    return (bins[:, None] >= per_sample[None, :])[..., None]
+
+
+def forward(x, weight, bias, geo, band: Band, backend: str):
+    """Output (N, F, W_out), kept input spectrum (keep, N, C) complex and per-sample levels ((N,)
+    int64 in the "sample" scope of an energy cut, else empty)."""
+    n, _, _ = x.shape
+    n_out = weight.shape[0]
+    spectrum = torch.fft.rfft(x, n=geo.fft_len)  # (N, C, M)
+    keep, per_sample = choose_levels(
+        lambda: torch.view_as_real(spectrum).square().sum((1, 3)), geo.n_bins, static_level_1d,
+        band)
+    kept = spectrum[..., :keep].permute(2, 0, 1).contiguous()  # its own copy: saved for backward
+    del spectrum
+    if per_sample is not None:
+        kept = kept.masked_fill(above_cut(per_sample, keep), 0)
+    product = cmac(kept, _filter_spectrum(weight, geo, keep), conj_b=True, backend=backend)
+    if bias is not None:
+        # A constant is the DC bin alone: L * bias there adds bias to every output sample.
+        product = torch.cat((product[:1] + geo.fft_len * bias, product[1:]))
+    frames = torch.fft.irfft(product.permute(1, 2, 0), n=geo.fft_len)  # zero-extends the bins
+    out = frames[..., :geo.full_out_len:geo.stride].contiguous()
+    cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)
+    return out.view(n, n_out, geo.out_len), kept, cuts
+
+
+def input_adjoint(grad_kept, cuts, geo) -> torch.Tensor:
+    """The adjoint of x -> kept spectrum: (keep, N, C) complex -> (N, C, W) real.
+
+    x_j enters bin k as x_j exp(-2 pi i k j / L), so its gradient is sum_k Re(G_k exp(2 pi i k j
+    / L)): ``irfft`` of G scaled by L / w_k, at the input positions.
+    """
+    keep = grad_kept.shape[0]
+    if cuts.numel():
+        grad_kept = grad_kept.masked_fill(above_cut(cuts, keep), 0)
+    scale = 1.0 / inverse_scale(keep, geo.fft_len, grad_kept.real.dtype, grad_kept.device)
+    frames = torch.fft.irfft((grad_kept * scale[:, None, None]).permute(1, 2, 0), n=geo.fft_len)
+    return frames[..., :geo.in_len].contiguous()
+
+
+def backward(grad_out, kept, weight, cuts, geo, needs, backend: str):
+    """(grad_x, grad_w, grad_b) from the output gradient and the kept (keep, N, C) complex input
+    spectrum; None where ``needs`` (x, weight, bias) is False."""
+    keep = kept.shape[0]
+    want_x, want_w, want_b = needs
+    if geo.stride > 1:
+        grad_out = grad_out.new_zeros(*grad_out.shape[:2], geo.full_out_len).index_copy(
+            2, torch.arange(0, geo.full_out_len, geo.stride, device=grad_out.device), grad_out)
+    scale = inverse_scale(keep, geo.fft_len, grad_out.dtype, grad_out.device)
+    grad_spectrum = (torch.fft.rfft(grad_out, n=geo.fft_len)[..., :keep] * scale).permute(2, 0, 1)
+    grad_b = geo.fft_len * grad_spectrum[0].real.sum(0) if want_b else None
+    if cuts.numel():
+        grad_spectrum = grad_spectrum.masked_fill(above_cut(cuts, keep), 0)
+    grad_x = grad_w = None
+    if want_x or want_w:
+        filters = _filter_spectrum(weight, geo, keep)
+    if want_x:
+        grad_kept = cmac(grad_spectrum, filters.transpose(1, 2), backend=backend)
+        grad_x = input_adjoint(grad_kept, cuts.new_empty(0), geo)
+    if want_w:
+        n_out, n_in, n_taps = weight.shape
+        grad_filters = cmac(kept.transpose(1, 2), grad_spectrum, conj_b=True, backend=backend)
+        basis = filter_dft_matrix(keep, n_taps, geo.pad_left, geo.fft_len, kept.dtype,
+                                  kept.device)
+        grad_taps = (basis.conj().T @ grad_filters.reshape(keep, n_in * n_out)).real
+        grad_w = grad_taps.view(n_taps, n_in, n_out).permute(2, 1, 0).contiguous()
+    return grad_x, grad_w, grad_b
