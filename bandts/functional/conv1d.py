@@ -14,7 +14,8 @@ from bandts.backends import resolve_backend
 from bandts.functional.band import Band
 from bandts.functional.conv1d_op import conv1d_op, geometry_args
 from bandts.functional.geometry import resolve_geometry
-from bandts.functional.inputs import ConvReport, check_options, check_tensors
+from bandts.functional.inputs import (TORCHSCRIPT_UNSUPPORTED, ConvReport, check_options,
+                                     check_tensors)
 from bandts.functional.plans import resolve_plan
 
 
@@ -25,6 +26,8 @@ def conv1d_with_band(x, weight, bias, stride, padding, band: Band, fft_size, bac
     The tensors are checked here (they are new on every call); band, backend, plan and fft_size
     are trusted.
     """
+    if torch.jit.is_tracing() or torch.jit.is_scripting():
+        raise RuntimeError(TORCHSCRIPT_UNSUPPORTED)
     x, unbatched = check_tensors(x, weight, bias, 1)
     (geo,) = resolve_geometry(tuple(x.shape[2:]), tuple(weight.shape[2:]), stride, padding,
                               fft_size)

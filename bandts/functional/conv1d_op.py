@@ -19,7 +19,9 @@ import torch
 
 from bandts.functional import conv1d_cpu, conv1d_dense
 from bandts.functional.band import Band, static_level_1d
+from bandts.functional.dft import complex_dtype
 from bandts.functional.geometry import AxisGeometry
+from bandts.functional.op_context import save_conv_context
 
 _PLAN_MODULES = {"cpu": conv1d_cpu, "accelerator": conv1d_dense}
 
@@ -58,13 +60,9 @@ def _conv1d_fake(x, weight, bias, geometry, compress_rate, preserve_energy, ener
     if plan == "cpu":
         kept = x.new_empty(keep, 2, n, n_in)
     else:
-        kept = x.new_empty(keep, n, n_in, dtype=_complex(x.dtype))
+        kept = x.new_empty(keep, n, n_in, dtype=complex_dtype(x.dtype))
     per_sample = not band.is_static and band.energy_scope == "sample"
     return out, kept, x.new_empty(n if per_sample else 0, dtype=torch.int64)
-
-
-def _complex(dtype):
-    return torch.complex128 if dtype == torch.float64 else torch.complex64
 
 
 @torch.library.custom_op("bandts::conv1d_backward", mutates_args=())
@@ -77,7 +75,7 @@ def conv1d_backward_op(grad_out: torch.Tensor, kept: torch.Tensor, weight: torch
     geo = _geometry(in_len, weight.shape[2], geometry)
     grads = _PLAN_MODULES[plan].backward(grad_out, kept, weight, cuts, geo,
                                          (need_x, need_weight, need_bias), backend)
-    return tuple(g if g is not None else grad_out.new_empty(0) for g in grads)
+    return tuple(g.contiguous() if g is not None else grad_out.new_empty(0) for g in grads)
 
 
 @conv1d_backward_op.register_fake
@@ -89,43 +87,52 @@ def _conv1d_backward_fake(grad_out, kept, weight, cuts, in_len, geometry, need_x
             grad_out.new_empty((weight.shape[0],) if need_bias else (0,)))
 
 
+@torch.library.custom_op("bandts::conv1d_kept_adjoint", mutates_args=())
+def kept_adjoint_op(grad_kept: torch.Tensor, cuts: torch.Tensor, in_len: int,
+                    geometry: list[int], plan: str) -> torch.Tensor:
+    """The gradient of x from a gradient of the kept spectrum (double backward only)."""
+    geo = _geometry(in_len, 1, geometry)
+    return conv1d_dense.input_adjoint(_as_dense(grad_kept, plan), cuts, geo)
+
+
+@kept_adjoint_op.register_fake
+def _kept_adjoint_fake(grad_kept, cuts, in_len, geometry, plan):
+    n, n_in = grad_kept.shape[-2:]
+    return grad_kept.new_empty(n, n_in, in_len, dtype=grad_kept.real.dtype if plan != "cpu"
+                               else grad_kept.dtype)
+
+
 def _as_dense(kept: torch.Tensor, plan: str) -> torch.Tensor:
     """The kept spectrum in the accelerator plan's complex (keep, N, C) layout."""
     return torch.complex(kept[:, 0], kept[:, 1]) if plan == "cpu" else kept
 
 
-def _setup_context(ctx, inputs, output):
-    x, weight, bias, geometry, *_, backend, plan = inputs
-    _, kept, cuts = output
-    ctx.save_for_backward(kept, weight, cuts)
-    ctx.geo = _geometry(x.shape[2], weight.shape[2], geometry)
-    ctx.geometry, ctx.backend, ctx.plan = geometry, backend, plan
-    ctx.has_bias = bias is not None
-    ctx.set_materialize_grads(False)
-
-
 def _backward(ctx, grad_out, grad_kept, _grad_cuts):
     kept, weight, cuts = ctx.saved_tensors
+    geo = _geometry(ctx.x_shape[2], weight.shape[2], ctx.geometry)
     need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
     need_bias = need_bias and ctx.has_bias
     grad_x = grad_w = grad_b = None
     if grad_out is not None:
         if torch.is_grad_enabled():  # create_graph: build the gradient from differentiable ops
             grad_x, grad_w, grad_b = conv1d_dense.backward(
-                grad_out, _as_dense(kept, ctx.plan), weight, cuts, ctx.geo,
+                grad_out, _as_dense(kept, ctx.plan), weight, cuts, geo,
                 (need_x, need_weight, need_bias), "torch")  # the PyCUDA kernels have no autograd
         else:
             grads = torch.ops.bandts.conv1d_backward(
-                grad_out.contiguous(), kept, weight, cuts, ctx.geo.in_len, ctx.geometry, need_x,
+                grad_out.contiguous(), kept, weight, cuts, geo.in_len, ctx.geometry, need_x,
                 need_weight, need_bias, ctx.backend, ctx.plan)
             grad_x, grad_w, grad_b = (g if need else None for g, need in
                                       zip(grads, (need_x, need_weight, need_bias)))
     if grad_kept is not None and need_x:
         # The kept spectrum was used by a differentiable backward (double backward): its
         # gradient reaches x through the adjoint of the input transform.
-        from_kept = conv1d_dense.input_adjoint(_as_dense(grad_kept, ctx.plan), cuts, ctx.geo)
+        if torch.is_grad_enabled():
+            from_kept = conv1d_dense.input_adjoint(_as_dense(grad_kept, ctx.plan), cuts, geo)
+        else:
+            from_kept = kept_adjoint_op(grad_kept, cuts, geo.in_len, ctx.geometry, ctx.plan)
         grad_x = from_kept if grad_x is None else grad_x + from_kept
     return grad_x, grad_w, grad_b, None, None, None, None, None, None, None
 
 
-conv1d_op.register_autograd(_backward, setup_context=_setup_context)
+conv1d_op.register_autograd(_backward, setup_context=save_conv_context)

@@ -13,13 +13,16 @@ from bandts.functional.band import Band
 from bandts.functional.conv2d_op import conv2d_op, geometry_args
 from bandts.functional.conv2d_plan import level_of_count
 from bandts.functional.geometry import resolve_geometry
-from bandts.functional.inputs import ConvReport, check_options, check_tensors
+from bandts.functional.inputs import (TORCHSCRIPT_UNSUPPORTED, ConvReport, check_options,
+                                     check_tensors)
 from bandts.functional.plans import resolve_plan
 
 
 def conv2d_with_band(x, weight, bias, stride, padding, band: Band, fft_size, backend: str,
                      plan: str, return_report: bool = False):
     """:func:`bandlimited_conv2d` with a validated :class:`Band` and options (the layers' call)."""
+    if torch.jit.is_tracing() or torch.jit.is_scripting():
+        raise RuntimeError(TORCHSCRIPT_UNSUPPORTED)
     x, unbatched = check_tensors(x, weight, bias, 2)
     geos = resolve_geometry(tuple(x.shape[2:]), tuple(weight.shape[2:]), stride, padding,
                             fft_size)

@@ -12,7 +12,9 @@ import torch
 
 from bandts.functional import conv2d_plan
 from bandts.functional.band import Band, static_level_2d
+from bandts.functional.dft import complex_dtype
 from bandts.functional.geometry import AxisGeometry
+from bandts.functional.op_context import save_conv_context
 
 
 def geometry_args(geos) -> list:
@@ -23,10 +25,6 @@ def geometry_args(geos) -> list:
 def _geometries(in_shape, kernel_shape, args) -> tuple:
     return tuple(AxisGeometry(in_len, kernel, *args[4 * axis:4 * axis + 4])
                  for axis, (in_len, kernel) in enumerate(zip(in_shape, kernel_shape)))
-
-
-def _complex(dtype):
-    return torch.complex128 if dtype == torch.float64 else torch.complex64
 
 
 @torch.library.custom_op("bandts::conv2d", mutates_args=())
@@ -53,7 +51,7 @@ def _conv2d_fake(x, weight, bias, geometry, compress_rate, preserve_energy, ener
     n, n_in = x.shape[:2]
     out = x.new_empty(n, weight.shape[0], geo_h.out_len, geo_w.out_len)
     per_sample = not band.is_static and band.energy_scope == "sample"
-    return (out, x.new_empty(count, n, n_in, dtype=_complex(x.dtype)),
+    return (out, x.new_empty(count, n, n_in, dtype=complex_dtype(x.dtype)),
             x.new_empty(n if per_sample else 0, dtype=torch.int64))
 
 
@@ -66,7 +64,7 @@ def conv2d_backward_op(grad_out: torch.Tensor, kept: torch.Tensor, weight: torch
     geos = _geometries(in_shape, weight.shape[2:], geometry)
     grads = conv2d_plan.backward(grad_out, kept, weight, cuts, geos,
                                  (need_x, need_weight, need_bias), backend, plan == "cpu")
-    return tuple(g if g is not None else grad_out.new_empty(0) for g in grads)
+    return tuple(g.contiguous() if g is not None else grad_out.new_empty(0) for g in grads)
 
 
 @conv2d_backward_op.register_fake
@@ -78,26 +76,29 @@ def _conv2d_backward_fake(grad_out, kept, weight, cuts, in_shape, geometry, need
             grad_out.new_empty((weight.shape[0],) if need_bias else (0,)))
 
 
-def _setup_context(ctx, inputs, output):
-    x, weight, bias, geometry, *_, backend, plan = inputs
-    _, kept, cuts = output
-    ctx.save_for_backward(kept, weight, cuts)
-    ctx.x_shape = tuple(x.shape)
-    ctx.geos = _geometries(x.shape[2:], weight.shape[2:], geometry)
-    ctx.geometry, ctx.backend, ctx.plan = geometry, backend, plan
-    ctx.has_bias = bias is not None
-    ctx.set_materialize_grads(False)
+@torch.library.custom_op("bandts::conv2d_kept_adjoint", mutates_args=())
+def kept_adjoint_op(grad_kept: torch.Tensor, cuts: torch.Tensor, x_shape: list[int],
+                    geometry: list[int]) -> torch.Tensor:
+    """The gradient of x from a gradient of the kept spectrum (double backward only)."""
+    geos = _geometries(x_shape[2:], (1, 1), geometry)
+    return conv2d_plan.input_adjoint(grad_kept, cuts, geos, x_shape)
+
+
+@kept_adjoint_op.register_fake
+def _kept_adjoint_fake(grad_kept, cuts, x_shape, geometry):
+    return grad_kept.new_empty(x_shape, dtype=grad_kept.real.dtype)
 
 
 def _backward(ctx, grad_out, grad_kept, _grad_cuts):
     kept, weight, cuts = ctx.saved_tensors
+    geos = _geometries(ctx.x_shape[2:], weight.shape[2:], ctx.geometry)
     need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
     need_bias = need_bias and ctx.has_bias
     grad_x = grad_w = grad_b = None
     if grad_out is not None:
         if torch.is_grad_enabled():  # create_graph: the same differentiable operations, traced
             grad_x, grad_w, grad_b = conv2d_plan.backward(
-                grad_out, kept, weight, cuts, ctx.geos, (need_x, need_weight, need_bias),
+                grad_out, kept, weight, cuts, geos, (need_x, need_weight, need_bias),
                 "torch", chunked=False)  # the PyCUDA kernels have no autograd
         else:
             grads = torch.ops.bandts.conv2d_backward(
@@ -107,9 +108,12 @@ def _backward(ctx, grad_out, grad_kept, _grad_cuts):
                                       zip(grads, (need_x, need_weight, need_bias)))
     if grad_kept is not None and need_x:
         # The kept spectrum was used by a differentiable backward (double backward).
-        from_kept = conv2d_plan.input_adjoint(grad_kept, cuts, ctx.geos, ctx.x_shape)
+        if torch.is_grad_enabled():
+            from_kept = conv2d_plan.input_adjoint(grad_kept, cuts, geos, ctx.x_shape)
+        else:
+            from_kept = kept_adjoint_op(grad_kept, cuts, list(ctx.x_shape), ctx.geometry)
         grad_x = from_kept if grad_x is None else grad_x + from_kept
     return grad_x, grad_w, grad_b, None, None, None, None, None, None, None
 
 
-conv2d_op.register_autograd(_backward, setup_context=_setup_context)
+conv2d_op.register_autograd(_backward, setup_context=save_conv_context)

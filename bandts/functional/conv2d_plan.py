@@ -16,15 +16,13 @@ the accelerator plan does each step once for the whole band. Both are made of di
 torch operations, so the backward also serves for double backward.
 """
 
-import functools
-
 import torch
 
 from bandts.backends import cmac
 from bandts.functional.band import (Band, axis_keep, choose_levels, levels_2d,
                                    static_level_2d)
 from bandts.functional.chunks import chunk_ranges
-from bandts.functional.dft import one_sided_weights, phase_matrix
+from bandts.functional.dft import cached_constant, one_sided_weights, phase_matrix
 from bandts.functional.transforms import irfft_kept, rfft_kept
 
 
@@ -85,20 +83,20 @@ class KeptCells:
         return levels[rows][:, :self.n_cols].reshape(-1)
 
 
-@functools.lru_cache(maxsize=64)
+@cached_constant
 def kept_cells(geo_h, geo_w, level: int, device) -> KeptCells:
     """The :class:`KeptCells` of a level, cached per geometry and device (no host copies per call)."""
     with torch.inference_mode(False):  # cached tensors must be usable outside inference mode
         return KeptCells(geo_h, geo_w, level, device)
 
 
-@functools.lru_cache(maxsize=64)
+@cached_constant
 def _cached_levels(fft_h: int, fft_w: int, device) -> torch.Tensor:
     with torch.inference_mode(False):
         return levels_2d(fft_h, fft_w, device)
 
 
-@functools.lru_cache(maxsize=64)
+@cached_constant
 def _phase_matrices(cells: KeptCells, geo_h, geo_w, sign: int, dtype):
     """Row (kept rows, kH) and column (ic, kW) phase matrices of the shifted filter (cached)."""
     with torch.inference_mode(False):
@@ -249,17 +247,17 @@ def backward(grad_out, kept, weight, cuts, geos, needs, backend: str, chunked: b
 def input_adjoint(grad_kept, cuts, geos, x_shape) -> torch.Tensor:
     """The adjoint of x -> kept spectrum applied to ``grad_kept`` (count, N, C): (N, C, H, W).
 
-    The map is linear, so its adjoint is its vector-Jacobian product at any point (here zero).
+    The transposes of the three steps of :func:`kept_spectrum`, last first: the gather (a
+    scatter), the FFT along the height (Lh times the inverse FFT) and the kept one-sided columns
+    of the width (``irfft`` scaled by Lw / w_k, as in 1D).
     """
     geo_h, geo_w = geos
     cells = kept_cells(geo_h, geo_w, level_of_count(geo_h, geo_w, grad_kept.shape[0]),
-                   grad_kept.device)
+                       grad_kept.device)
     if cuts.numel():
         levels = _cached_levels(geo_h.fft_len, geo_w.fft_len, grad_kept.device)
         grad_kept = grad_kept.masked_fill(_above_cut(cuts, cells.levels(levels)), 0)
-    create_graph = torch.is_grad_enabled()
-    with torch.enable_grad():
-        point = grad_kept.real.new_zeros(x_shape, requires_grad=True)
-        (grad_x,) = torch.autograd.grad(kept_spectrum(point, geos, cells), point, grad_kept,
-                                        create_graph=create_graph)
-    return grad_x
+    by_col = geo_h.fft_len * torch.fft.ifft(cells.scatter(grad_kept), dim=2)[:, :, :x_shape[2]]
+    column_bins = torch.arange(cells.n_cols, device=grad_kept.device)
+    scale = geo_w.fft_len / one_sided_weights(column_bins, geo_w.fft_len, grad_kept.real.dtype)
+    return torch.fft.irfft(by_col * scale, n=geo_w.fft_len, dim=3)[..., :x_shape[3]].contiguous()

@@ -45,6 +45,21 @@ CACHED_ENTRIES = 2**19
 CACHE_SIZE = 32
 
 
+def cached_constant(function):
+    """Cache ``function``'s tensors per arguments, except while tensors are fake (torch.compile,
+    torch.export and opcheck trace with fake tensors, which a cached real tensor cannot join)."""
+    cached = functools.lru_cache(maxsize=CACHE_SIZE)(function)
+
+    @functools.wraps(function)
+    def lookup(*args):
+        if torch._C._get_dispatch_mode(torch._C._TorchDispatchModeKey.FAKE) is not None:
+            return function(*args)
+        return cached(*args)
+
+    lookup.cache_clear = cached.cache_clear
+    return lookup
+
+
 def real_dft_matrix(start: int, stop: int, n_positions: int, fft_len: int, dtype: torch.dtype,
                     device: torch.device, step: int = 1, offset: int = 0,
                     inverse: bool = False) -> torch.Tensor:
@@ -85,10 +100,10 @@ def _real_dft_matrix(start, stop, n_positions, fft_len, dtype, device, step, off
         return matrix.to(dtype)
 
 
-_cached_real_dft_matrix = functools.lru_cache(maxsize=CACHE_SIZE)(_real_dft_matrix)
+_cached_real_dft_matrix = cached_constant(_real_dft_matrix)
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
+@cached_constant
 def filter_dft_matrix(bins: int, taps: int, offset: int, fft_len: int, dtype: torch.dtype,
                       device: torch.device) -> torch.Tensor:
     """exp(-2 pi i k (t - offset) / L) for bins k < ``bins`` and taps t: the complex (bins, taps)
@@ -102,7 +117,7 @@ def filter_dft_matrix(bins: int, taps: int, offset: int, fft_len: int, dtype: to
         return phase_matrix(torch.arange(bins, device=device), taps, offset, fft_len, -1, dtype)
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
+@cached_constant
 def inverse_scale(bins: int, fft_len: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """w_k / L for bins k < ``bins`` (w_k of :func:`one_sided_weights`): the scale that turns the
     first bins of ``rfft`` into the adjoint of ``irfft``. Cached; never modify the result."""

@@ -11,6 +11,11 @@ from bandts.functional.plans import PLANS
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
+TORCHSCRIPT_UNSUPPORTED = (
+    "TorchScript (torch.jit.script / torch.jit.trace) cannot record bandts' band-limited "
+    "convolutions; use torch.export.export (or torch.compile) instead, or "
+    "bandts.nn.unbandlimit(model) for a plain model computing the full band")
+
 
 def check_tensors(x, weight, bias, spatial_dims: int):
     """Check the operands of a convolution with ``spatial_dims`` spatial axes.

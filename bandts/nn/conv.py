@@ -9,7 +9,7 @@ from torch.nn import functional as F
 from bandts.functional.band import Band
 from bandts.functional.conv1d import conv1d_with_band
 from bandts.functional.conv2d import conv2d_with_band
-from bandts.functional.inputs import check_options
+from bandts.functional.inputs import TORCHSCRIPT_UNSUPPORTED, check_options
 
 
 class _BandLimitedMixin:
@@ -130,21 +130,19 @@ class _BandLimitedMixin:
         calibrating = self._calibration_max is not None
         if calibrating:
             band = Band(band.compress_rate, band.preserve_energy, "batch")
+        if torch.compiler.is_compiling():  # compiled code keeps no Python state
+            return type(self)._with_band(x, self.weight, self.bias, self.stride, padding, band,
+                                         self.fft_size, self.backend, self.plan)
         out, report = type(self)._with_band(x, self.weight, self.bias, self.stride, padding,
                                             band, self.fft_size, self.backend, self.plan,
                                             return_report=True)
-        if not torch.compiler.is_compiling():
-            self.kept_bins, self.spectrum_bins = report.kept_bins, report.spectrum_bins
-            if calibrating:
-                self._calibration_max = max(self._calibration_max,
-                                            report.level / report.n_levels)
+        self.kept_bins, self.spectrum_bins = report.kept_bins, report.spectrum_bins
+        if calibrating:
+            self._calibration_max = max(self._calibration_max, report.level / report.n_levels)
         return out
 
     def __prepare_scriptable__(self):
-        raise RuntimeError(
-            f"torch.jit.script cannot compile {type(self).__name__} (its forward calls a custom "
-            "operator through Python); use torch.export.export or torch.jit.trace, or "
-            "bandts.nn.unbandlimit(model) for a plain convolutional model")
+        raise RuntimeError(TORCHSCRIPT_UNSUPPORTED)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)

@@ -149,6 +149,8 @@ def test_bad_prediction_input():
     ({"preserve_energy": 0.0}, "preserve_energy"),
     ({"energy_scope": "global"}, "energy_scope"),
     ({"inference_compress_rate": -0.1}, "inference_compress_rate"),
+    ({"inference_preserve_energy": np.float32(1.5)}, "inference_preserve_energy"),
+    ({"compress_rate": 0.5, "inference_preserve_energy": 0.9}, "not both"),
     ({"conv": "winograd"}, "conv"),
     ({"fft_size": "huge"}, "fft_size"),
     ({"backend": "opencl"}, "backend"),
@@ -182,3 +184,16 @@ def test_spatial_dims_2_refuses_series_shaped_input():
     X, y = make_panel()
     with pytest.raises(ValueError, match=r"\(n, H, W\) or \(n, C, H, W\)"):
         BandLimitedFCN(spatial_dims=2, **FAST).fit(X[:, 0], y)
+
+
+def test_numpy_band_values_work_at_fit_and_predict():
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = make_panel()
+    est = BandLimitedFCN(compress_rate=np.float32(0.5), inference_compress_rate=np.float32(0.25),
+                         **FAST).fit(X, y)
+    assert est.predict(X).shape == (20,)
+    reference = BandLimitedFCN(compress_rate=0.5, inference_compress_rate=0.25, **FAST).fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), reference.predict_proba(X))
+    search = GridSearchCV(BandLimitedFCN(**FAST), {"compress_rate": np.array([0.0, 0.5])}, cv=2)
+    assert search.fit(X, y).best_params_["compress_rate"] in (0.0, 0.5)

@@ -19,12 +19,12 @@ SHAPES = [
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_full_band_equals_torch_conv1d(shape):
+def test_full_band_equals_torch_conv1d(shape, plan):
     n, c, f, w, k, stride, padding = shape
     x = torch.randn(n, c, w, requires_grad=True)
     weight = torch.randn(f, c, k, requires_grad=True)
     bias = torch.randn(f, requires_grad=True)
-    ours = bandlimited_conv1d(x, weight, bias, stride, padding)
+    ours = bandlimited_conv1d(x, weight, bias, stride, padding, plan=plan)
     theirs = F.conv1d(x, weight, bias, stride, padding)
     assert ours.shape == theirs.shape
     torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
@@ -70,14 +70,14 @@ def test_hand_checked_example_with_gradients():
 
 @pytest.mark.parametrize("rate", [0.1, 0.5, 0.75, 0.9])
 @pytest.mark.parametrize("stride,padding", [(1, 0), (2, 3), (3, 1)])
-def test_static_rate_against_direct_reference(rate, stride, padding):
+def test_static_rate_against_direct_reference(rate, stride, padding, plan):
     rng = np.random.default_rng(1)
     x, w, b = rng.normal(size=(2, 2, 19)), rng.normal(size=(3, 2, 4)), rng.normal(size=3)
     fft_len = next_5_smooth(19 + 2 * padding)
     n_bins = fft_len // 2 + 1
     keep = max(1, n_bins - (int(np.floor(n_bins * rate)) + 1))
     out, report = bandlimited_conv1d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
-                                            stride, padding, compress_rate=rate, return_report=True)
+                                            stride, padding, compress_rate=rate, return_report=True, plan=plan)
     assert report.kept_bins == keep and report.spectrum_bins == n_bins
     expected = bandlimited_conv1d_reference(x, w, b, stride, padding, padding, fft_len, keep)
     np.testing.assert_allclose(out.numpy(), expected, atol=1e-10)
@@ -110,16 +110,16 @@ def test_energy_cut_keeps_the_fewest_bins_reaching_the_target():
     assert report.kept_bins == 3
 
 
-def test_sample_scope_is_independent_of_the_batch():
+def test_sample_scope_is_independent_of_the_batch(plan):
     x = _two_tone_batch()
     w = torch.randn(2, 1, 3, dtype=torch.float64)
-    together = bandlimited_conv1d(x, w, padding=1, preserve_energy=0.9, energy_scope="sample")
+    together = bandlimited_conv1d(x, w, padding=1, preserve_energy=0.9, energy_scope="sample", plan=plan)
     for i in range(2):
-        alone = bandlimited_conv1d(x[i:i + 1], w, padding=1, preserve_energy=0.9, energy_scope="sample")
+        alone = bandlimited_conv1d(x[i:i + 1], w, padding=1, preserve_energy=0.9, energy_scope="sample", plan=plan)
         torch.testing.assert_close(together[i:i + 1], alone)
     # The batch scope uses one cut for both, so sample 0 is computed at sample 1's wider band.
-    batch = bandlimited_conv1d(x, w, padding=1, preserve_energy=0.9, energy_scope="batch")
-    alone = bandlimited_conv1d(x[:1], w, padding=1, preserve_energy=0.9, energy_scope="batch")
+    batch = bandlimited_conv1d(x, w, padding=1, preserve_energy=0.9, energy_scope="batch", plan=plan)
+    alone = bandlimited_conv1d(x[:1], w, padding=1, preserve_energy=0.9, energy_scope="batch", plan=plan)
     assert not torch.allclose(batch[:1], alone)
 
 
@@ -140,7 +140,7 @@ def test_frozen_scope_uses_the_calibrated_fraction():
     dict(preserve_energy=0.8, energy_scope="sample"), dict(preserve_energy=0.8, energy_scope="batch"),
     dict(preserve_energy=0.8, energy_scope="frozen", frozen_cut=0.4),
 ])
-def test_gradcheck_with_compression(band):
+def test_gradcheck_with_compression(band, plan):
     torch.manual_seed(3)
     x = torch.randn(3, 2, 11, dtype=torch.float64)
     x[0] *= torch.linspace(0, 1, 11, dtype=torch.float64)  # samples with different spectra
@@ -148,16 +148,16 @@ def test_gradcheck_with_compression(band):
     w = torch.randn(3, 2, 4, dtype=torch.float64, requires_grad=True)
     b = torch.randn(3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda x, w, b: bandlimited_conv1d(x, w, b, stride=2, padding=2, **band), (x, w, b))
+        lambda x, w, b: bandlimited_conv1d(x, w, b, stride=2, padding=2, **band, plan=plan), (x, w, b))
 
 
-def test_sample_scope_gradcheck_exercises_per_sample_cuts():
+def test_sample_scope_gradcheck_exercises_per_sample_cuts(plan):
     x = _two_tone_batch().clone().requires_grad_(True)
     w = torch.randn(2, 1, 3, dtype=torch.float64, requires_grad=True)
-    _, report = bandlimited_conv1d(x[:1], w, preserve_energy=0.9, return_report=True)
-    _, report_both = bandlimited_conv1d(x, w, preserve_energy=0.9, return_report=True)
+    _, report = bandlimited_conv1d(x[:1], w, preserve_energy=0.9, return_report=True, plan=plan)
+    _, report_both = bandlimited_conv1d(x, w, preserve_energy=0.9, return_report=True, plan=plan)
     assert report.kept_bins < report_both.kept_bins  # the two samples really have different cuts
-    assert torch.autograd.gradcheck(lambda x, w: bandlimited_conv1d(x, w, padding=1, preserve_energy=0.9), (x, w))
+    assert torch.autograd.gradcheck(lambda x, w: bandlimited_conv1d(x, w, padding=1, preserve_energy=0.9, plan=plan), (x, w))
 
 
 @pytest.mark.parametrize("call,error,match", [

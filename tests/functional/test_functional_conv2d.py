@@ -27,12 +27,12 @@ def column_method(request, monkeypatch):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_full_band_equals_torch_conv2d(shape, column_method):
+def test_full_band_equals_torch_conv2d(shape, column_method, plan):
     n, c, f, h, w, kernel, stride, padding = shape
     x = torch.randn(n, c, h, w, requires_grad=True)
     weight = torch.randn(f, c, *kernel, requires_grad=True)
     bias = torch.randn(f, requires_grad=True)
-    ours = bandlimited_conv2d(x, weight, bias, stride, padding)
+    ours = bandlimited_conv2d(x, weight, bias, stride, padding, plan=plan)
     theirs = F.conv2d(x, weight, bias, stride, padding)
     assert ours.shape == theirs.shape
     torch.testing.assert_close(ours, theirs, atol=2e-4, rtol=1e-4)
@@ -44,7 +44,7 @@ def test_full_band_equals_torch_conv2d(shape, column_method):
 
 @pytest.mark.parametrize("rate", [0.3, 0.5, 0.75])
 @pytest.mark.parametrize("size,padding", [((8, 8), (1, 1)), ((6, 9), (0, 2))])
-def test_static_rate_against_direct_reference(rate, size, padding, column_method):
+def test_static_rate_against_direct_reference(rate, size, padding, column_method, plan):
     rng = np.random.default_rng(2)
     x, w = rng.normal(size=(2, 2, *size)), rng.normal(size=(2, 2, 3, 3))
     fft_shape = tuple(next_5_smooth(s + 2 * p) for s, p in zip(size, padding))
@@ -53,7 +53,7 @@ def test_static_rate_against_direct_reference(rate, size, padding, column_method
     level = max(1, math.floor(n_levels * math.sqrt(1 - rate)))
     keep_rows, keep_cols = (max(1, math.ceil(level * h / n_levels)) for h in halves)
     out, report = bandlimited_conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=padding,
-                                            compress_rate=rate, return_report=True)
+                                            compress_rate=rate, return_report=True, plan=plan)
     rows_kept = min(fft_shape[0], 2 * keep_rows - 1)
     assert report.kept_bins == rows_kept * keep_cols
     pads = tuple((p, p) for p in padding)
@@ -75,7 +75,7 @@ def test_square_lead_compression_matches_the_design():
     dict(preserve_energy=0.7, energy_scope="batch"),
     dict(preserve_energy=0.7, energy_scope="frozen", frozen_cut=0.5),
 ])
-def test_gradcheck_with_compression(band, column_method):
+def test_gradcheck_with_compression(band, column_method, plan):
     torch.manual_seed(4)
     x = torch.randn(2, 2, 6, 7, dtype=torch.float64)
     x[0] *= torch.linspace(0, 1, 7, dtype=torch.float64)
@@ -83,17 +83,17 @@ def test_gradcheck_with_compression(band, column_method):
     w = torch.randn(2, 2, 3, 3, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda x, w, b: bandlimited_conv2d(x, w, b, stride=(1, 2), padding=1, **band), (x, w, b))
+        lambda x, w, b: bandlimited_conv2d(x, w, b, stride=(1, 2), padding=1, **band, plan=plan), (x, w, b))
 
 
-def test_sample_scope_is_independent_of_the_batch():
+def test_sample_scope_is_independent_of_the_batch(plan):
     yy, xx = torch.meshgrid(torch.arange(12.), torch.arange(12.), indexing="ij")
     smooth = torch.cos(2 * torch.pi * xx / 12)
     rough = smooth + torch.cos(2 * torch.pi * 5 * (xx + yy) / 12)
     x = torch.stack([smooth, rough])[:, None].double()
     w = torch.randn(2, 1, 3, 3, dtype=torch.float64)
-    together, report = bandlimited_conv2d(x, w, padding=1, preserve_energy=0.9, return_report=True)
-    alone, report_alone = bandlimited_conv2d(x[:1], w, padding=1, preserve_energy=0.9, return_report=True)
+    together, report = bandlimited_conv2d(x, w, padding=1, preserve_energy=0.9, return_report=True, plan=plan)
+    alone, report_alone = bandlimited_conv2d(x[:1], w, padding=1, preserve_energy=0.9, return_report=True, plan=plan)
     assert report_alone.kept_bins < report.kept_bins
     torch.testing.assert_close(together[:1], alone)
 
