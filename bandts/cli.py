@@ -15,6 +15,8 @@ import json
 import sys
 from typing import Sequence
 
+from bandts.models import CONV_KINDS
+
 EXIT_USAGE = 2
 EXIT_RUNS_FAILED = 1
 DEFAULT_STORE = "bandts-results.sqlite"
@@ -328,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Fit BandLimitedFCN on a dataset's train split and print "
                                         "its test accuracy at one or more inference bands.")
     p.add_argument("dataset", help="dataset name, e.g. Coffee")
-    p.add_argument("--conv", choices=("fft", "direct"), default="fft")
+    p.add_argument("--conv", choices=CONV_KINDS, default="fft")
     p.add_argument("--compress-rate", type=_compress_rate, default=0.0, metavar="R",
                    help="training compress rate in [0, 1) (default 0)")
     p.add_argument("--preserve-energy", type=_preserve_energy, default=1.0, metavar="E",

@@ -14,8 +14,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
+from bandts.classification import BandLimitedFCN
+from bandts.functional import Band
+
 # BandLimitedFCN's defaults for the parameters a results row reports about its configuration.
-ESTIMATOR_DEFAULTS = {"conv": "fft", "compress_rate": 0.0, "preserve_energy": 1.0}
+# The estimator's own defaults of the parameters a configuration is described by.
+ESTIMATOR_DEFAULTS = {key: value for key, value in BandLimitedFCN().get_params().items()
+                      if key in ("conv", "compress_rate", "preserve_energy")}
 # Parameters a configuration must not fix: the grid sets them per task or per inference setting.
 _GRID_OWNED_PARAMS = ("random_state", "inference_compress_rate", "inference_preserve_energy")
 
@@ -35,19 +40,23 @@ def format_rate(value: float) -> str:
 
 
 def check_compress_rate(value: Any, what: str = "compress rate") -> float:
-    """Return ``value`` as a float in [0, 1) or raise ValueError naming ``what``."""
-    rate = _as_float(value, what)
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"{what} must be in [0, 1) (0 keeps every frequency bin), got {value!r}")
-    return rate
+    """Return ``value`` (a number or its text) as a float in [0, 1) or raise ValueError naming
+    ``what``; the range is :class:`bandts.functional.Band`'s."""
+    return _band_field("compress_rate", value, what)
 
 
 def check_preserve_energy(value: Any, what: str = "preserve energy") -> float:
-    """Return ``value`` as a float in (0, 1] or raise ValueError naming ``what``."""
-    energy = _as_float(value, what)
-    if not 0.0 < energy <= 1.0:
-        raise ValueError(f"{what} must be in (0, 1] (1 keeps all the energy), got {value!r}")
-    return energy
+    """Return ``value`` (a number or its text) as a float in (0, 1] or raise ValueError naming
+    ``what``; the range is :class:`bandts.functional.Band`'s."""
+    return _band_field("preserve_energy", value, what)
+
+
+def _band_field(field: str, value: Any, what: str) -> float:
+    number = _as_float(value, what)
+    try:
+        return getattr(Band(**{field: number}), field)
+    except ValueError as error:
+        raise ValueError(f"{what}: {error}") from None
 
 
 def _as_float(value: Any, what: str) -> float:

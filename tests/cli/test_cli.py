@@ -42,7 +42,7 @@ def test_every_subcommand_has_help(capsys, command):
 
 @pytest.mark.parametrize("argv, message", [
     ([], "the following arguments are required: COMMAND"),
-    (["evaluate", "--datasets", "Coffee", "--compress-rates", "1"], r"compress rate must be in \[0, 1\)"),
+    (["evaluate", "--datasets", "Coffee", "--compress-rates", "1"], r"compress rate: compress_rate must be a real number in \[0, 1\)"),
     (["evaluate", "--datasets", "Cofee"], "unknown dataset 'Cofee'; did you mean Coffee?"),
     (["evaluate", "--datasets", "Coffee", "--param", "n_epoch=3"], r"unknown BandLimitedFCN parameter\(s\) \['n_epoch'\]"),
     (["evaluate", "--datasets", "Coffee", "--param", "random_state=3"], "the grid sets these itself"),

@@ -57,7 +57,7 @@ def test_pending_keeps_only_the_missing_inference_settings():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: compression_grid(["A"], [1.0]), r"compress rate must be in \[0, 1\)"),
+    (lambda: compression_grid(["A"], [1.0]), r"compress rate: compress_rate must be a real number in \[0, 1\)"),
     (lambda: compression_grid(["A"], ["half"]), "must be a number"),
     (lambda: compression_grid(["A", "A"], [0.0]), r"dataset names must be unique; repeated: \['A'\]"),
     (lambda: compression_grid(["A"], [0.5, 0.5]), "configuration names must be unique"),
@@ -67,9 +67,9 @@ def test_pending_keeps_only_the_missing_inference_settings():
      "'direct'.*accepts none of the inference settings"),
     (lambda: compression_grid(["A"], [0.5], conv="direct"), "sets \\['conv'\\]"),
     (lambda: Configuration("x", {"random_state": 1}), "the grid sets these itself"),
-    (lambda: Configuration("x", {"preserve_energy": 0}), r"preserve_energy must be in \(0, 1\]"),
+    (lambda: Configuration("x", {"preserve_energy": 0}), r"preserve_energy must be a real number in \(0, 1\]"),
     (lambda: Configuration("x", {"callback": object()}), "not plain JSON"),
-    (lambda: InferenceSetting("x", compress_rate=-0.1), r"must be in \[0, 1\)"),
+    (lambda: InferenceSetting("x", compress_rate=-0.1), r"must be a real number in \[0, 1\)"),
 ])
 def test_bad_grids_are_rejected_with_the_reason(make, message):
     with pytest.raises(ValueError, match=message):
