@@ -36,8 +36,7 @@ def _geometry(in_len: int, kernel: int, args) -> AxisGeometry:
     return AxisGeometry(in_len, kernel, pad_left, pad_right, stride, fft_len)
 
 
-@torch.library.custom_op("bandts::conv1d", mutates_args=())
-def conv1d_op(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+def conv1d_impl(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
               geometry: list[int], compress_rate: float, preserve_energy: float,
               energy_scope: str, frozen_cut: Optional[float], backend: str,
               plan: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -45,6 +44,9 @@ def conv1d_op(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor
     geo = _geometry(x.shape[2], weight.shape[2], geometry)
     band = Band(compress_rate, preserve_energy, energy_scope, frozen_cut)
     return _PLAN_MODULES[plan].forward(x, weight, bias, geo, band, backend)
+
+
+conv1d_op = torch.library.custom_op("bandts::conv1d", mutates_args=())(conv1d_impl)
 
 
 @conv1d_op.register_fake
@@ -65,8 +67,7 @@ def _conv1d_fake(x, weight, bias, geometry, compress_rate, preserve_energy, ener
     return out, kept, x.new_empty(n if per_sample else 0, dtype=torch.int64)
 
 
-@torch.library.custom_op("bandts::conv1d_backward", mutates_args=())
-def conv1d_backward_op(grad_out: torch.Tensor, kept: torch.Tensor, weight: torch.Tensor,
+def conv1d_backward_impl(grad_out: torch.Tensor, kept: torch.Tensor, weight: torch.Tensor,
                        cuts: torch.Tensor, in_len: int, geometry: list[int], need_x: bool,
                        need_weight: bool, need_bias: bool, backend: str,
                        plan: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -78,6 +79,10 @@ def conv1d_backward_op(grad_out: torch.Tensor, kept: torch.Tensor, weight: torch
     return tuple(g.contiguous() if g is not None else grad_out.new_empty(0) for g in grads)
 
 
+conv1d_backward_op = torch.library.custom_op(
+    "bandts::conv1d_backward", mutates_args=())(conv1d_backward_impl)
+
+
 @conv1d_backward_op.register_fake
 def _conv1d_backward_fake(grad_out, kept, weight, cuts, in_len, geometry, need_x, need_weight,
                           need_bias, backend, plan):
@@ -87,12 +92,15 @@ def _conv1d_backward_fake(grad_out, kept, weight, cuts, in_len, geometry, need_x
             grad_out.new_empty((weight.shape[0],) if need_bias else (0,)))
 
 
-@torch.library.custom_op("bandts::conv1d_kept_adjoint", mutates_args=())
-def kept_adjoint_op(grad_kept: torch.Tensor, cuts: torch.Tensor, in_len: int,
+def kept_adjoint_impl(grad_kept: torch.Tensor, cuts: torch.Tensor, in_len: int,
                     geometry: list[int], plan: str) -> torch.Tensor:
     """The gradient of x from a gradient of the kept spectrum (double backward only)."""
     geo = _geometry(in_len, 1, geometry)
     return conv1d_dense.input_adjoint(_as_dense(grad_kept, plan), cuts, geo)
+
+
+kept_adjoint_op = torch.library.custom_op(
+    "bandts::conv1d_kept_adjoint", mutates_args=())(kept_adjoint_impl)
 
 
 @kept_adjoint_op.register_fake

@@ -27,8 +27,7 @@ def _geometries(in_shape, kernel_shape, args) -> tuple:
                  for axis, (in_len, kernel) in enumerate(zip(in_shape, kernel_shape)))
 
 
-@torch.library.custom_op("bandts::conv2d", mutates_args=())
-def conv2d_op(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+def conv2d_impl(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
               geometry: list[int], compress_rate: float, preserve_energy: float,
               energy_scope: str, frozen_cut: Optional[float], backend: str,
               plan: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -36,6 +35,9 @@ def conv2d_op(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor
     geos = _geometries(x.shape[2:], weight.shape[2:], geometry)
     band = Band(compress_rate, preserve_energy, energy_scope, frozen_cut)
     return conv2d_plan.forward(x, weight, bias, geos, band, backend, chunked=plan == "cpu")
+
+
+conv2d_op = torch.library.custom_op("bandts::conv2d", mutates_args=())(conv2d_impl)
 
 
 @conv2d_op.register_fake
@@ -55,8 +57,7 @@ def _conv2d_fake(x, weight, bias, geometry, compress_rate, preserve_energy, ener
             x.new_empty(n if per_sample else 0, dtype=torch.int64))
 
 
-@torch.library.custom_op("bandts::conv2d_backward", mutates_args=())
-def conv2d_backward_op(grad_out: torch.Tensor, kept: torch.Tensor, weight: torch.Tensor,
+def conv2d_backward_impl(grad_out: torch.Tensor, kept: torch.Tensor, weight: torch.Tensor,
                        cuts: torch.Tensor, in_shape: list[int], geometry: list[int],
                        need_x: bool, need_weight: bool, need_bias: bool, backend: str,
                        plan: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -65,6 +66,10 @@ def conv2d_backward_op(grad_out: torch.Tensor, kept: torch.Tensor, weight: torch
     grads = conv2d_plan.backward(grad_out, kept, weight, cuts, geos,
                                  (need_x, need_weight, need_bias), backend, plan == "cpu")
     return tuple(g.contiguous() if g is not None else grad_out.new_empty(0) for g in grads)
+
+
+conv2d_backward_op = torch.library.custom_op(
+    "bandts::conv2d_backward", mutates_args=())(conv2d_backward_impl)
 
 
 @conv2d_backward_op.register_fake
@@ -76,12 +81,15 @@ def _conv2d_backward_fake(grad_out, kept, weight, cuts, in_shape, geometry, need
             grad_out.new_empty((weight.shape[0],) if need_bias else (0,)))
 
 
-@torch.library.custom_op("bandts::conv2d_kept_adjoint", mutates_args=())
-def kept_adjoint_op(grad_kept: torch.Tensor, cuts: torch.Tensor, x_shape: list[int],
+def kept_adjoint_impl(grad_kept: torch.Tensor, cuts: torch.Tensor, x_shape: list[int],
                     geometry: list[int]) -> torch.Tensor:
     """The gradient of x from a gradient of the kept spectrum (double backward only)."""
     geos = _geometries(x_shape[2:], (1, 1), geometry)
     return conv2d_plan.input_adjoint(grad_kept, cuts, geos, x_shape)
+
+
+kept_adjoint_op = torch.library.custom_op(
+    "bandts::conv2d_kept_adjoint", mutates_args=())(kept_adjoint_impl)
 
 
 @kept_adjoint_op.register_fake
