@@ -1,6 +1,6 @@
 """GPU time of the CUDA CMAC kernels against the torch backend (cuBLAS) and cuDNN convolution.
 
-For each FCN layer (DESIGN.md section 6) at a few compression rates, times the three CMACs of one
+For each FCN layer (docs/design.md, "The FCN and its training") at a few compression rates, times the three CMACs of one
 band-limited convolution step (forward, input gradient, weight gradient) with the PyCUDA kernels
 (plane, tiled, and the design "auto" picks) and with the torch backend (a batched complex GEMM,
 cuBLAS), and, for scale, cuDNN's own conv1d forward + backward of the same layer. Times are medians
@@ -42,7 +42,7 @@ def gpu_unavailable_reason():
 
 
 def kept_bins(length, kernel, rate):
-    """Kept one-sided bins of a 'same'-padded layer with the "minimal" FFT size (DESIGN.md 2, 3)."""
+    """Kept one-sided bins of a 'same'-padded layer with the "minimal" FFT size (docs/design.md, "Spectrum sizes")."""
     fft_len = next_5_smooth(length + 2 * (kernel // 2))
     return static_level_1d(fft_len // 2 + 1, rate)
 

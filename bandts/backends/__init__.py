@@ -1,7 +1,7 @@
 """Backends for the complex multiply-accumulate (CMAC) of band-limited convolutions.
 
-The CMAC is the one heavy operation of a band-limited convolution (DESIGN.md section 5): at every
-kept frequency ``k`` a small complex matrix product,
+The CMAC is the one heavy operation of a band-limited convolution (docs/design.md, "The CMAC"):
+at every kept frequency ``k`` a small complex matrix product,
 
     out[k, m, n] = sum_j op(a)[k, m, j] * op(b)[k, j, n],    op = conj or identity,
 

@@ -7,7 +7,7 @@ the one torch uses, on torch's current stream, directly on the memory of the tor
 operands' strides are passed to the kernels, so transposed, permuted or conjugated views are
 not copied.
 
-Two kernel designs (DESIGN.md section 5), picked by :func:`choose_design`:
+Two kernel designs (docs/design.md, "The CMAC"), picked by :func:`choose_design`:
 
 - ``"plane"``: the paper's; one block per (m, n) output pair, threads striding over the
   frequencies, the sum over j in registers. Best when M or N or J is small.

@@ -3,9 +3,8 @@
 A band-limited convolution runs through large temporaries (chunks of the filter spectrum, realified
 CMAC operands, spectra of its whole batch): several MB each, used within one forward or backward
 and dropped. The C allocator hands memory of that size back to the operating system when it is
-freed, so each call faulted it in again page by page; on the 2-core development VM that cost
-about a tenth of the 128->256 k5 layer's time and most of its run-to-run spread. A named slot
-keeps one buffer, grown to the largest request, for the next call.
+freed, so each call would fault it in again page by page (a visible part of a layer's time on a
+small CPU). A named slot keeps one buffer, grown to the largest request, for the next call.
 
 Only CPU buffers up to :data:`KEEP_MAX_BYTES` are kept (CUDA memory has PyTorch's caching
 allocator). A slot is lent for the

@@ -1,4 +1,5 @@
-"""Training recipes and the training loop of the FCN estimators (DESIGN.md section 6)."""
+"""Training recipes and the training loop of the FCN estimators (docs/design.md, "The FCN and its
+training")."""
 
 import copy
 import time

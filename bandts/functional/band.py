@@ -1,4 +1,5 @@
-"""How much of a spectrum to keep: static compression rates and energy cuts (DESIGN.md sections 3, 4).
+"""How much of a spectrum to keep: static compression rates and energy cuts (docs/design.md,
+"How many bins to keep").
 
 Every kept coefficient set is described by a *level*. Each coefficient of a one-sided spectrum
 has a level in 1..T, and keeping "level t" keeps every coefficient of level <= t:

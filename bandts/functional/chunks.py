@@ -9,9 +9,8 @@ small enough to be kept between calls (:mod:`bandts.backends.workspace`).
 
 import torch
 
-# 4 and 6 MiB ran within noise of each other for the 128->256 k5 layer at L = 270 and 4 MiB
-# was 4-7 % faster at L = 1024 (2-core development machine, variants in random order per round);
-# 1-2 MiB were slower in earlier sessions (more per-chunk overhead).
+# Small enough to stay in cache and to be kept between calls, large enough that the per-chunk
+# overhead is small (chosen by timing the FCN's layers: benchmarks/bench_conv.py).
 CHUNK_BYTES = 4 * 2**20
 
 

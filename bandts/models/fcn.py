@@ -1,4 +1,5 @@
-"""The Fully Convolutional Network (FCN) of Wang, Yan and Oates (2017), docs/design.md, "The FCN".
+"""The Fully Convolutional Network (FCN) of Wang, Yan and Oates (2017) (docs/design.md, "The FCN
+and its training").
 
 Three blocks ``conv -> BatchNorm -> ReLU`` with "same" padding, global average pooling over the
 spatial axes and a linear head. The convolutions are either bandts' band-limited FFT layers

@@ -10,15 +10,15 @@ class _MaskedReLUFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         out = torch.relu(x)
-        # out != 0 exactly where torch.relu passes the gradient (x > 0, and NaN); the cast is the
-        # cheapest way to get it (measured 0.09 ms against 0.4-0.5 ms for x > 0 or out != 0).
+        # out != 0 exactly where torch.relu passes the gradient (x > 0, and NaN); the cast to bool
+        # is the cheapest way to get it.
         ctx.save_for_backward(out.bool())
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
         (mask,) = ctx.saved_tensors
-        # Multiplying by the uint8 view promotes faster than by the bool mask (0.36 / 0.63 ms).
+        # A uint8 view multiplies faster than the bool mask it views.
         return grad_out * mask.view(torch.uint8)
 
 

@@ -1,7 +1,7 @@
 """Measuring the bytes a training step saves for backward, per layer.
 
 Autograd keeps the tensors an operation saves for backward alive from the forward until the
-backward; band-limiting shrinks exactly these (DESIGN.md section 2: only the compressed input
+backward; band-limiting shrinks exactly these (docs/design.md, "The 1D convolution": only the compressed input
 spectrum and the spatial weight). ``torch.autograd.graph.saved_tensors_hooks`` sees every such
 tensor as it is saved; forward hooks tell which layer was running.
 """
