@@ -18,8 +18,8 @@ Backends:
   fast CPU path, and it runs on CUDA tensors too (cuBLAS).
 - ``"pycuda"``: the CUDA kernels of ``kernels/*.cu`` compiled and launched through PyCUDA
   (optional; ``pip install bandts[cuda]``).
-- ``"auto"``: ``"pycuda"`` when PyCUDA is importable and the operands live on a CUDA device,
-  otherwise ``"torch"``.
+- ``"auto"``: ``"torch"`` (see :func:`resolve_backend`: the faster one in the only in-network GPU
+  measurement).
 """
 
 from bandts.backends.registry import (BACKEND_NAMES, cmac, resolve_backend, split_cmac,
