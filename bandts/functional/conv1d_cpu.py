@@ -146,10 +146,17 @@ def forward(x, weight, bias, geo, band: Band, backend: str):
     int64 in the "sample" scope of an energy cut, else empty)."""
     kept, per_sample = _input_spectrum(x, geo, lambda bin_power: choose_levels(
         bin_power, geo.n_bins, static_level_1d, band))
-    keep = kept.shape[0]
-    if per_sample is not None and bool((per_sample < keep).any()):
-        kept.masked_fill_(_above_cut(per_sample, keep), 0)
-    n, n_out = x.shape[0], weight.shape[0]
+    if per_sample is not None and bool((per_sample < kept.shape[0]).any()):
+        kept.masked_fill_(_above_cut(per_sample, kept.shape[0]), 0)
+    cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)
+    return output_from_kept(kept, weight, bias, geo, backend), kept, cuts
+
+
+def output_from_kept(kept, weight, bias, geo, backend: str) -> torch.Tensor:
+    """The output (N, F, W_out) from the kept input spectrum (keep, 2, N, C): the filter product
+    and the inverse transform (also run again by a block that recomputes its output)."""
+    keep, _, n, _ = kept.shape
+    n_out = weight.shape[0]
     with scratch("output spectrum", (keep, 2, n, n_out), kept) as product:
         filter_times(kept, weight, geo, backend, out=product)
         if bias is not None:
@@ -157,8 +164,7 @@ def forward(x, weight, bias, geo, band: Band, backend: str):
             product[0, 0] += geo.fft_len * bias
         out = signal_of(product.view(keep, 2, n * n_out), geo.out_len, geo.stride,
                         geo.fft_len, inverse=True)
-    cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)
-    return out.view(n, n_out, geo.out_len), kept, cuts
+    return out.view(n, n_out, geo.out_len)
 
 
 def backward(grad_out, kept, weight, cuts, geo, needs, backend: str):

@@ -29,11 +29,12 @@ from bandts.functional.band import Band, choose_levels, static_level_1d
 from bandts.functional.dft import complex_dtype, filter_dft_matrix, inverse_scale
 
 
-def _filter_spectrum(weight, geo, keep: int) -> torch.Tensor:
-    """Wf (keep, C, F): the spectrum of every filter at the kept bins."""
+def _filter_spectrum(weight, geo, keep: int, conjugate: bool = False) -> torch.Tensor:
+    """Wf (keep, C, F): the spectrum of every filter at the kept bins, or its conjugate (the
+    filter is real, so conj(Wf) = conj(E) w: no separate conjugation)."""
     n_out, n_in, n_taps = weight.shape
     basis = filter_dft_matrix(keep, n_taps, geo.pad_left, geo.fft_len,
-                              complex_dtype(weight.dtype), weight.device)
+                              complex_dtype(weight.dtype), weight.device, conjugate)
     taps = weight.permute(2, 1, 0).reshape(n_taps, n_in * n_out).to(basis.dtype)
     return (basis @ taps).view(keep, n_in, n_out)
 
@@ -47,8 +48,6 @@ def above_cut(per_sample: torch.Tensor, keep: int) -> torch.Tensor:
 def forward(x, weight, bias, geo, band: Band, backend: str):
     """Output (N, F, W_out), kept input spectrum (keep, N, C) complex and per-sample levels ((N,)
     int64 in the "sample" scope of an energy cut, else empty)."""
-    n, _, _ = x.shape
-    n_out = weight.shape[0]
     spectrum = torch.fft.rfft(x, n=geo.fft_len)  # (N, C, M)
     keep, per_sample = choose_levels(
         lambda: torch.view_as_real(spectrum).square().sum((1, 3)), geo.n_bins, static_level_1d,
@@ -57,14 +56,20 @@ def forward(x, weight, bias, geo, band: Band, backend: str):
     del spectrum
     if per_sample is not None:
         kept = kept.masked_fill(above_cut(per_sample, keep), 0)
-    product = cmac(kept, _filter_spectrum(weight, geo, keep), conj_b=True, backend=backend)
+    cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)
+    return output_from_kept(kept, weight, bias, geo, backend), kept, cuts
+
+
+def output_from_kept(kept, weight, bias, geo, backend: str) -> torch.Tensor:
+    """The output (N, F, W_out) from the kept input spectrum (keep, N, C) complex."""
+    keep, n, _ = kept.shape
+    product = cmac(kept, _filter_spectrum(weight, geo, keep, conjugate=True), backend=backend)
     if bias is not None:
         # A constant is the DC bin alone: L * bias there adds bias to every output sample.
-        product = torch.cat((product[:1] + geo.fft_len * bias, product[1:]))
+        product[0].add_(bias, alpha=geo.fft_len)
     frames = torch.fft.irfft(product.permute(1, 2, 0), n=geo.fft_len)  # zero-extends the bins
-    out = frames[..., :geo.full_out_len:geo.stride].contiguous()
-    cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)
-    return out.view(n, n_out, geo.out_len), kept, cuts
+    return frames[..., :geo.full_out_len:geo.stride].contiguous().view(n, weight.shape[0],
+                                                                      geo.out_len)
 
 
 def input_adjoint(grad_kept, cuts, geo) -> torch.Tensor:
@@ -103,8 +108,8 @@ def backward(grad_out, kept, weight, cuts, geo, needs, backend: str):
     if want_w:
         n_out, n_in, n_taps = weight.shape
         grad_filters = cmac(kept.transpose(1, 2), grad_spectrum, conj_b=True, backend=backend)
-        basis = filter_dft_matrix(keep, n_taps, geo.pad_left, geo.fft_len, kept.dtype,
-                                  kept.device)
-        grad_taps = (basis.conj().T @ grad_filters.reshape(keep, n_in * n_out)).real
+        conjugate_basis = filter_dft_matrix(keep, n_taps, geo.pad_left, geo.fft_len, kept.dtype,
+                                            kept.device, True)
+        grad_taps = (conjugate_basis.T @ grad_filters.reshape(keep, n_in * n_out)).real
         grad_w = grad_taps.view(n_taps, n_in, n_out).permute(2, 1, 0).contiguous()
     return grad_x, grad_w, grad_b

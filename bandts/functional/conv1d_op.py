@@ -31,7 +31,8 @@ def geometry_args(geo: AxisGeometry) -> list:
     return [geo.pad_left, geo.pad_right, geo.stride, geo.fft_len]
 
 
-def _geometry(in_len: int, kernel: int, args) -> AxisGeometry:
+def geometry_of(in_len: int, kernel: int, args) -> AxisGeometry:
+    """The :class:`AxisGeometry` of an input length, a kernel length and the operator's list."""
     pad_left, pad_right, stride, fft_len = args
     return AxisGeometry(in_len, kernel, pad_left, pad_right, stride, fft_len)
 
@@ -41,7 +42,7 @@ def conv1d_impl(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tens
               energy_scope: str, frozen_cut: Optional[float], backend: str,
               plan: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(output, kept input spectrum, per-sample levels) of a batched input (N, C, W)."""
-    geo = _geometry(x.shape[2], weight.shape[2], geometry)
+    geo = geometry_of(x.shape[2], weight.shape[2], geometry)
     band = Band(compress_rate, preserve_energy, energy_scope, frozen_cut)
     return _PLAN_MODULES[plan].forward(x, weight, bias, geo, band, backend)
 
@@ -50,9 +51,9 @@ conv1d_op = torch.library.custom_op("bandts::conv1d", mutates_args=())(conv1d_im
 
 
 @conv1d_op.register_fake
-def _conv1d_fake(x, weight, bias, geometry, compress_rate, preserve_energy, energy_scope,
+def conv1d_fake(x, weight, bias, geometry, compress_rate, preserve_energy, energy_scope,
                  frozen_cut, backend, plan):
-    geo = _geometry(x.shape[2], weight.shape[2], geometry)
+    geo = geometry_of(x.shape[2], weight.shape[2], geometry)
     band = Band(compress_rate, preserve_energy, energy_scope, frozen_cut)
     keep = band.cut_level(geo.n_bins, static_level_1d)
     if keep is None:
@@ -73,7 +74,7 @@ def conv1d_backward_impl(grad_out: torch.Tensor, kept: torch.Tensor, weight: tor
                        plan: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(grad_x, grad_weight, grad_bias) of ``bandts::conv1d``; an empty tensor for each one not
     needed (an operator returns tensors only)."""
-    geo = _geometry(in_len, weight.shape[2], geometry)
+    geo = geometry_of(in_len, weight.shape[2], geometry)
     grads = _PLAN_MODULES[plan].backward(grad_out, kept, weight, cuts, geo,
                                          (need_x, need_weight, need_bias), backend)
     return tuple(g.contiguous() if g is not None else grad_out.new_empty(0) for g in grads)
@@ -84,7 +85,7 @@ conv1d_backward_op = torch.library.custom_op(
 
 
 @conv1d_backward_op.register_fake
-def _conv1d_backward_fake(grad_out, kept, weight, cuts, in_len, geometry, need_x, need_weight,
+def conv1d_backward_fake(grad_out, kept, weight, cuts, in_len, geometry, need_x, need_weight,
                           need_bias, backend, plan):
     n, n_in = grad_out.shape[0], weight.shape[1]
     return (grad_out.new_empty((n, n_in, in_len) if need_x else (0,)),
@@ -95,7 +96,7 @@ def _conv1d_backward_fake(grad_out, kept, weight, cuts, in_len, geometry, need_x
 def kept_adjoint_impl(grad_kept: torch.Tensor, cuts: torch.Tensor, in_len: int,
                     geometry: list[int], plan: str) -> torch.Tensor:
     """The gradient of x from a gradient of the kept spectrum (double backward only)."""
-    geo = _geometry(in_len, 1, geometry)
+    geo = geometry_of(in_len, 1, geometry)
     return conv1d_dense.input_adjoint(_as_dense(grad_kept, plan), cuts, geo)
 
 
@@ -117,7 +118,7 @@ def _as_dense(kept: torch.Tensor, plan: str) -> torch.Tensor:
 
 def _backward(ctx, grad_out, grad_kept, _grad_cuts):
     kept, weight, cuts = ctx.saved_tensors
-    geo = _geometry(ctx.x_shape[2], weight.shape[2], ctx.geometry)
+    geo = geometry_of(ctx.x_shape[2], weight.shape[2], ctx.geometry)
     need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
     need_bias = need_bias and ctx.has_bias
     grad_x = grad_w = grad_b = None

@@ -22,7 +22,8 @@ def geometry_args(geos) -> list:
     return [v for geo in geos for v in (geo.pad_left, geo.pad_right, geo.stride, geo.fft_len)]
 
 
-def _geometries(in_shape, kernel_shape, args) -> tuple:
+def geometries_of(in_shape, kernel_shape, args) -> tuple:
+    """The two :class:`AxisGeometry` of spatial input and kernel sizes and the operator's list."""
     return tuple(AxisGeometry(in_len, kernel, *args[4 * axis:4 * axis + 4])
                  for axis, (in_len, kernel) in enumerate(zip(in_shape, kernel_shape)))
 
@@ -32,7 +33,7 @@ def conv2d_impl(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tens
               energy_scope: str, frozen_cut: Optional[float], backend: str,
               plan: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(output, kept input spectrum, per-sample levels) of a batched input (N, C, H, W)."""
-    geos = _geometries(x.shape[2:], weight.shape[2:], geometry)
+    geos = geometries_of(x.shape[2:], weight.shape[2:], geometry)
     band = Band(compress_rate, preserve_energy, energy_scope, frozen_cut)
     return conv2d_plan.forward(x, weight, bias, geos, band, backend, chunked=plan == "cpu")
 
@@ -41,9 +42,9 @@ conv2d_op = torch.library.custom_op("bandts::conv2d", mutates_args=())(conv2d_im
 
 
 @conv2d_op.register_fake
-def _conv2d_fake(x, weight, bias, geometry, compress_rate, preserve_energy, energy_scope,
+def conv2d_fake(x, weight, bias, geometry, compress_rate, preserve_energy, energy_scope,
                  frozen_cut, backend, plan):
-    geo_h, geo_w = _geometries(x.shape[2:], weight.shape[2:], geometry)
+    geo_h, geo_w = geometries_of(x.shape[2:], weight.shape[2:], geometry)
     band = Band(compress_rate, preserve_energy, energy_scope, frozen_cut)
     level = band.cut_level(max(geo_h.n_bins, geo_w.n_bins), static_level_2d)
     if level is None:
@@ -62,7 +63,7 @@ def conv2d_backward_impl(grad_out: torch.Tensor, kept: torch.Tensor, weight: tor
                        need_x: bool, need_weight: bool, need_bias: bool, backend: str,
                        plan: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(grad_x, grad_weight, grad_bias) of ``bandts::conv2d``; empty where not needed."""
-    geos = _geometries(in_shape, weight.shape[2:], geometry)
+    geos = geometries_of(in_shape, weight.shape[2:], geometry)
     grads = conv2d_plan.backward(grad_out, kept, weight, cuts, geos,
                                  (need_x, need_weight, need_bias), backend, plan == "cpu")
     return tuple(g.contiguous() if g is not None else grad_out.new_empty(0) for g in grads)
@@ -84,7 +85,7 @@ def _conv2d_backward_fake(grad_out, kept, weight, cuts, in_shape, geometry, need
 def kept_adjoint_impl(grad_kept: torch.Tensor, cuts: torch.Tensor, x_shape: list[int],
                     geometry: list[int]) -> torch.Tensor:
     """The gradient of x from a gradient of the kept spectrum (double backward only)."""
-    geos = _geometries(x_shape[2:], (1, 1), geometry)
+    geos = geometries_of(x_shape[2:], (1, 1), geometry)
     return conv2d_plan.input_adjoint(grad_kept, cuts, geos, x_shape)
 
 
@@ -99,7 +100,7 @@ def _kept_adjoint_fake(grad_kept, cuts, x_shape, geometry):
 
 def _backward(ctx, grad_out, grad_kept, _grad_cuts):
     kept, weight, cuts = ctx.saved_tensors
-    geos = _geometries(ctx.x_shape[2:], weight.shape[2:], ctx.geometry)
+    geos = geometries_of(ctx.x_shape[2:], weight.shape[2:], ctx.geometry)
     need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
     need_bias = need_bias and ctx.has_bias
     grad_x = grad_w = grad_b = None

@@ -208,15 +208,23 @@ def forward(x, weight, bias, geos, band: Band, backend: str, chunked: bool):
     kept = kept_spectrum(x, geos, cells, all_columns.pop() if all_columns else None)
     if per_sample is not None:
         kept.masked_fill_(_above_cut(per_sample, cells.levels(levels)), 0)
+    cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)
+    return output_from_kept(kept, weight, bias, geos, backend, chunked, cells), kept, cuts
+
+
+def output_from_kept(kept, weight, bias, geos, backend: str, chunked: bool, cells=None):
+    """The output (N, F, H_out, W_out) from the kept input spectrum (count, N, C)."""
+    geo_h, geo_w = geos
+    if cells is None:
+        cells = kept_cells(geo_h, geo_w, level_of_count(geo_h, geo_w, kept.shape[0]),
+                           kept.device)
     product = filter_times_2d(kept, weight, geo_h, geo_w, cells, False, backend, chunked)
     if bias is not None:
         # A constant is the DC coefficient alone (kept index 0): Lh * Lw * bias there adds
         # bias to every output, without a pass over the output.
         product[0] += geo_h.fft_len * geo_w.fft_len * bias
-    out = _inverse(product, cells, geo_h, geo_w, geo_h.full_out_len, geo_w.full_out_len,
-                   geo_h.stride, geo_w.stride).contiguous()
-    cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)
-    return out, kept, cuts
+    return _inverse(product, cells, geo_h, geo_w, geo_h.full_out_len, geo_w.full_out_len,
+                    geo_h.stride, geo_w.stride).contiguous()
 
 
 def backward(grad_out, kept, weight, cuts, geos, needs, backend: str, chunked: bool):

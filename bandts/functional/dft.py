@@ -105,16 +105,17 @@ _cached_real_dft_matrix = cached_constant(_real_dft_matrix)
 
 @cached_constant
 def filter_dft_matrix(bins: int, taps: int, offset: int, fft_len: int, dtype: torch.dtype,
-                      device: torch.device) -> torch.Tensor:
+                      device: torch.device, conjugate: bool) -> torch.Tensor:
     """exp(-2 pi i k (t - offset) / L) for bins k < ``bins`` and taps t: the complex (bins, taps)
     matrix whose product with a filter's taps is its spectrum at the first bins (the filter placed
-    at t - offset). Cached per (size, dtype, device); never modify the result.
+    at t - offset); with ``conjugate`` its conjugate. Cached per arguments; never modify it.
 
     Args:
         dtype: complex dtype of the result.
     """
     with torch.inference_mode(False):  # a cached inference tensor could not be used later
-        return phase_matrix(torch.arange(bins, device=device), taps, offset, fft_len, -1, dtype)
+        return phase_matrix(torch.arange(bins, device=device), taps, offset, fft_len,
+                            1 if conjugate else -1, dtype)
 
 
 @cached_constant

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from bandts.functional import Band
-from bandts.nn import BandLimitedConv1d, BandLimitedConv2d, MaskedReLU
+from bandts.nn import BandLimitedBlock, BandLimitedConv1d, BandLimitedConv2d
 
 CONV_KINDS = ("fft", "direct")
 
@@ -21,25 +21,35 @@ _BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
 
 
 class ConvBlock(nn.Module):
-    """``conv -> BatchNorm -> ReLU`` keeping the spatial size ("same" padding, stride 1).
+    """``conv -> BatchNorm -> ReLU`` with torch's own convolution (the direct baseline)."""
 
-    Input (N, C_in, *S), output (N, C_out, *S) with S = (L,) or (H, W). The "fft" layer is
-    converted from the direct one, so for a given seed both kinds start from identical weights.
-    With "fft" layers the ReLU is :class:`bandts.nn.MaskedReLU`: the next band-limited layer keeps
-    only a compressed spectrum of the ReLU's output, so the ReLU should not keep the output whole.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, spatial_dims: int,
-                 conv: str, band: Band = None, fft_size="minimal", backend="auto", plan="auto"):
+    def __init__(self, conv: nn.Module, bn: nn.Module):
         super().__init__()
-        direct = _DIRECT_CONV[spatial_dims](in_channels, out_channels, kernel_size, padding="same")
-        self.conv = direct if conv == "direct" else _FFT_CONV[spatial_dims].from_conv(
-            direct, band=band, fft_size=fft_size, backend=backend, plan=plan)
-        self.bn = _BATCH_NORM[spatial_dims](out_channels)
-        self.relu = nn.ReLU() if conv == "direct" else MaskedReLU()
+        self.conv = conv
+        self.bn = bn
+        self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.bn(self.conv(x)))
+
+
+def conv_block(in_channels: int, out_channels: int, kernel_size: int, *, spatial_dims: int,
+               conv: str, band: Band = None, fft_size="minimal", backend="auto",
+               plan="auto") -> nn.Module:
+    """``conv -> BatchNorm -> ReLU`` keeping the spatial size ("same" padding, stride 1).
+
+    Input (N, C_in, *S), output (N, C_out, *S) with S = (L,) or (H, W). A ``"direct"`` block is a
+    :class:`ConvBlock`; an ``"fft"`` block is a :class:`bandts.nn.BandLimitedBlock`, which keeps
+    only the convolution's compressed input spectrum for backward. Both have submodules ``conv``
+    and ``bn`` (the same state-dict keys). The band-limited layer is converted from a direct one,
+    so for a given seed both kinds start from identical weights.
+    """
+    direct = _DIRECT_CONV[spatial_dims](in_channels, out_channels, kernel_size, padding="same")
+    bn = _BATCH_NORM[spatial_dims](out_channels)
+    if conv == "direct":
+        return ConvBlock(direct, bn)
+    return BandLimitedBlock(_FFT_CONV[spatial_dims].from_conv(
+        direct, band=band, fft_size=fft_size, backend=backend, plan=plan), bn)
 
 
 class FCN(nn.Module):
@@ -85,8 +95,8 @@ class FCN(nn.Module):
         self.conv_kind = conv
         blocks, c_in = [], in_channels
         for c_out, k in zip(filters, kernel_sizes):
-            blocks.append(ConvBlock(c_in, c_out, k, spatial_dims=spatial_dims, conv=conv,
-                                    **options))
+            blocks.append(conv_block(c_in, c_out, k, spatial_dims=spatial_dims, conv=conv,
+                                     **options))
             c_in = c_out
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Linear(c_in, n_classes)

@@ -122,24 +122,36 @@ class _BandLimitedMixin:
         return conv
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padding = self.padding
-        if self.padding_mode != "zeros":
-            x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            padding = 0
-        band = self.band
-        calibrating = self._calibration_max is not None
-        if calibrating:
-            band = Band(band.compress_rate, band.preserve_energy, "batch")
+        x, padding = self._padded(x)
         if torch.compiler.is_compiling():  # compiled code keeps no Python state
-            return type(self)._with_band(x, self.weight, self.bias, self.stride, padding, band,
-                                         self.fft_size, self.backend, self.plan)
+            return type(self)._with_band(x, self.weight, self.bias, self.stride, padding,
+                                         self._call_band(), self.fft_size, self.backend,
+                                         self.plan)
         out, report = type(self)._with_band(x, self.weight, self.bias, self.stride, padding,
-                                            band, self.fft_size, self.backend, self.plan,
-                                            return_report=True)
-        self.kept_bins, self.spectrum_bins = report.kept_bins, report.spectrum_bins
-        if calibrating:
-            self._calibration_max = max(self._calibration_max, report.level / report.n_levels)
+                                            self._call_band(), self.fft_size, self.backend,
+                                            self.plan, return_report=True)
+        self._record(report)
         return out
+
+    def _padded(self, x):
+        """(x, padding): x padded here for padding modes other than zeros (then padding 0)."""
+        if self.padding_mode != "zeros":
+            return F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode), 0
+        return x, self.padding
+
+    def _call_band(self) -> Band:
+        """The band of this call: the layer's, or its batch-scope version while calibrating."""
+        if self._calibration_max is None:
+            return self.band
+        return Band(self.band.compress_rate, self.band.preserve_energy, "batch")
+
+    def _record(self, report) -> None:
+        """Keep what an eager call reports (kept bins; the largest cut while calibrating)."""
+        if report is None:
+            return
+        self.kept_bins, self.spectrum_bins = report.kept_bins, report.spectrum_bins
+        if self._calibration_max is not None:
+            self._calibration_max = max(self._calibration_max, report.level / report.n_levels)
 
     def __prepare_scriptable__(self):
         raise RuntimeError(TORCHSCRIPT_UNSUPPORTED)

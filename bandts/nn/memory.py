@@ -22,10 +22,10 @@ def record_saved_bytes(model: nn.Module):
     {layer name: bytes saved for backward} for every leaf module that saved something.
 
     Counted are the storages kept alive (a saved view counts its whole storage, as that is what
-    stays in memory), each storage once, for the first layer that saved it. Parameters are
-    excluded: they are held whether or not a backward follows. Tensors saved outside any leaf
-    module (e.g. the pooling in the network's own forward) are counted under the model's class
-    name.
+    stays in memory), each storage once, for the innermost running module that saved it first (a
+    layer, or a fused block such as :class:`bandts.nn.BandLimitedBlock`). Parameters are
+    excluded: they are held whether or not a backward follows. Tensors saved by the model's own
+    forward (e.g. the pooling) are counted under the model's class name.
     """
     parameter_storages = {_storage_key(p) for p in model.parameters()}
     seen = set(parameter_storages)
@@ -51,7 +51,7 @@ def record_saved_bytes(model: nn.Module):
 
     handles = []
     for name, module in model.named_modules():
-        if name and not list(module.children()):
+        if name:
             handles.append(module.register_forward_pre_hook(enter(name)))
             handles.append(module.register_forward_hook(leave))
     try:

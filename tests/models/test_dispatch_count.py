@@ -6,12 +6,14 @@ import collections
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from bandts.functional import Band, conv1d_op
+from bandts.functional import Band, conv1d_op, conv_bn_relu
 from bandts.models import FCN
 
 # A custom operator is one dispatch from outside; count what its implementation runs instead.
 IMPLEMENTATIONS = {"bandts::conv1d": conv1d_op.conv1d_impl,
-                   "bandts::conv1d_backward": conv1d_op.conv1d_backward_impl}
+                   "bandts::conv1d_backward": conv1d_op.conv1d_backward_impl,
+                   "bandts::conv_bn_relu": conv_bn_relu.conv_bn_relu_impl,
+                   "bandts::conv_bn_relu_backward": conv_bn_relu.conv_bn_relu_backward_impl}
 
 
 class CountOps(TorchDispatchMode):
@@ -24,6 +26,7 @@ class CountOps(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         implementation = IMPLEMENTATIONS.get(func._schema.name)
+        assert implementation is not None or func.namespace != "bandts", func  # count them all
         if implementation is not None:
             with self:
                 return implementation(*args, **kwargs)

@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from bandts.functional import Band
-from bandts.models import FCN, ConvBlock
+from bandts.models import FCN, conv_block
 from bandts.nn import BandLimitedConv1d, BandLimitedConv2d, bandlimited_layers, set_band
 
 
@@ -40,7 +40,7 @@ def test_paper_architecture():
 @pytest.mark.parametrize("length", [1, 2, 37])
 def test_fft_block_reproduces_torch_same_padding(kernel_size, length):
     torch.manual_seed(1)
-    block = ConvBlock(2, 4, kernel_size, spatial_dims=1, conv="fft")
+    block = conv_block(2, 4, kernel_size, spatial_dims=1, conv="fft")
     x = torch.randn(3, 2, length, dtype=torch.float64)
     block.double()
     # Independent reference: torch's "same" puts (k-1)//2 zeros left and the rest right.
