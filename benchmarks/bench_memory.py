@@ -7,7 +7,9 @@ training step (forward, cross-entropy, backward, Adam step) for:
 - ``direct+checkpoint``: the same with ``torch.utils.checkpoint`` around every block (the
   standard way to trade time for memory);
 - ``c=R``: band-limited at static compress rates 0, 0.25, 0.5, 0.75, 0.9;
-- ``E=P``: band-limited with energy cuts (per-sample scope) at 0.99, 0.95, 0.9.
+- ``E=P``: band-limited with energy cuts (per-sample scope) at 0.99, 0.95, 0.9;
+- ``c=R/separate``: band-limited with conv, BatchNorm and ReLU as separate layers
+  (``low_memory=False``: nothing recomputed).
 
 Per configuration: bytes saved for backward (``saved_tensors_hooks``, parameters excluded); the
 CPU peak of the step: the highest total of live tensor bytes above the step's start, from the
@@ -48,7 +50,7 @@ from bandts.nn.memory import record_saved_bytes  # noqa: E402
 
 BATCH = 16
 CONFIGS = ["direct", "direct+checkpoint", "c=0", "c=0.25", "c=0.5", "c=0.75", "c=0.9",
-           "E=0.99", "E=0.95", "E=0.9"]
+           "E=0.99", "E=0.95", "E=0.9", "c=0.5/separate", "c=0.75/separate"]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -71,7 +73,9 @@ def build(config: str, n_classes: int, device) -> torch.nn.Module:
         model = FCN(1, n_classes, conv="direct")
         model = CheckpointedFCN(model) if config.endswith("checkpoint") else model
     elif config.startswith("c="):
-        model = FCN(1, n_classes, band=Band(compress_rate=float(config[2:])))
+        rate, _, layout = config[2:].partition("/")
+        model = FCN(1, n_classes, band=Band(compress_rate=float(rate)),
+                    low_memory=layout != "separate")
     else:
         model = FCN(1, n_classes, band=Band(preserve_energy=float(config[2:])))
     return model.to(device)
@@ -166,7 +170,7 @@ def plot(rows, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    static = [r for r in rows if r["config"].startswith("c=")]
+    static = [r for r in rows if r["config"].startswith("c=") and "/" not in r["config"]]
     rates = [float(r["config"][2:]) for r in static]
     figure = Figure(figsize=(6.4, 4.0))
     FigureCanvasAgg(figure)

@@ -69,6 +69,12 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
         FFT length rule of the band-limited layers (docs/design.md, "Spectrum sizes").
     backend : {"auto", "torch", "pycuda"}, default="auto"
         Complex multiply-accumulate backend of the band-limited layers.
+    low_memory : bool, default=True
+        Band-limited blocks (conv -> BatchNorm -> ReLU) keep only the compressed input spectrum
+        for backward and recompute the convolution's output there
+        (:class:`bandts.nn.BandLimitedBlock`): about 5x less activation memory at
+        ``compress_rate=0.5`` than the direct network, for about a quarter more CPU time per
+        step. False keeps the three layers separate. Predictions agree up to rounding.
     spatial_dims : {1, 2}, default=1
         1: series, X shaped (n, length) or (n, channels, length); 2: images, (n, H, W) or
         (n, C, H, W) (the same network with 2D convolutions).
@@ -128,7 +134,8 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
 
     def __init__(self, compress_rate=0.0, preserve_energy=1.0, energy_scope="sample",
                  inference_compress_rate=None, inference_preserve_energy=None, conv="fft",
-                 fft_size="minimal", backend="auto", spatial_dims=1, filters=(128, 256, 128),
+                 fft_size="minimal", backend="auto", low_memory=True, spatial_dims=1,
+                 filters=(128, 256, 128),
                  kernel_sizes=(8, 5, 3), n_epochs=100, batch_size=None, learning_rate=None,
                  recipe="paper", validation_fraction=None, n_iter_no_change=None, device="auto",
                  random_state=None, verbose=False):
@@ -140,6 +147,7 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
         self.conv = conv
         self.fft_size = fft_size
         self.backend = backend
+        self.low_memory = low_memory
         self.spatial_dims = spatial_dims
         self.filters = filters
         self.kernel_sizes = kernel_sizes
@@ -187,6 +195,7 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
         choice("fft_size", FFT_SIZE_RULES)
         choice("backend", BACKEND_NAMES)
         choice("spatial_dims", (1, 2))
+        choice("low_memory", (True, False))
         choice("recipe", tuple(RECIPES))
         positive_int("n_epochs")
         positive_int("batch_size", optional=True)
@@ -231,7 +240,8 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
         return FCN(n_channels, n_classes, spatial_dims=self.spatial_dims, conv=self.conv,
                    filters=tuple(int(f) for f in self.filters),
                    kernel_sizes=tuple(int(k) for k in self.kernel_sizes),
-                   band=self._training_band(), fft_size=self.fft_size, backend=self.backend)
+                   band=self._training_band(), fft_size=self.fft_size, backend=self.backend,
+                   low_memory=bool(self.low_memory))
 
     # ----------------------------------------------------------------------------------- fitting
     def fit(self, X, y):

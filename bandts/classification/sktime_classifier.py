@@ -51,7 +51,7 @@ class BandLimitedFCNClassifier(BaseClassifier):
 
     def __init__(self, compress_rate=0.0, preserve_energy=1.0, energy_scope="sample",
                  inference_compress_rate=None, inference_preserve_energy=None, conv="fft",
-                 fft_size="minimal", backend="auto", filters=(128, 256, 128),
+                 fft_size="minimal", backend="auto", low_memory=True, filters=(128, 256, 128),
                  kernel_sizes=(8, 5, 3), n_epochs=100, batch_size=None, learning_rate=None,
                  recipe="paper", validation_fraction=None, n_iter_no_change=None, device="auto",
                  random_state=None, verbose=False):
@@ -63,6 +63,7 @@ class BandLimitedFCNClassifier(BaseClassifier):
         self.conv = conv
         self.fft_size = fft_size
         self.backend = backend
+        self.low_memory = low_memory
         self.filters = filters
         self.kernel_sizes = kernel_sizes
         self.n_epochs = n_epochs

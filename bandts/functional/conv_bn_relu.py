@@ -108,22 +108,24 @@ def conv_bn_relu_backward_impl(
     """Gradients of x, weight, bias, bn_weight and bn_bias (empty where not needed): the
     convolution's output is recomputed from the kept spectrum, then the ReLU, batch-norm and
     convolution backward passes run in turn."""
+    # Three full-size buffers at most besides grad_out: y (then x_hat, in place), z (then the
+    # gradient, in place) and one product for a per-channel sum.
     y = _output_from_kept(kept, weight, bias, x_shape, geometry, backend, plan)
     z, _, _ = _normalized(y, batch_stats, mean, invstd, eps, bn_weight, bn_bias)
-    grad_z = torch.ops.aten.threshold_backward(grad_out, z, 0)  # the ReLU's backward
+    grad = torch.ops.aten.threshold_backward.grad_input(grad_out, z, 0, grad_input=z)  # ReLU
     del z
-    if batch_stats:
-        grad_y, grad_bn_weight, grad_bn_bias = torch.ops.aten.native_batch_norm_backward(
-            grad_z, y, bn_weight, None, None, mean, invstd, True, eps,
-            [True, need_bn_weight, need_bn_bias])
-    else:  # fixed statistics: an affine map per channel
-        spatial = y.dim() - 2
-        dims = [0, *range(2, y.dim())]
-        x_hat = (y - _channel_view(mean, spatial)) * _channel_view(invstd, spatial)
-        grad_bn_weight, grad_bn_bias = (grad_z * x_hat).sum(dims), grad_z.sum(dims)
-        scale = invstd if bn_weight is None else bn_weight * invstd
-        grad_y = grad_z * _channel_view(scale, spatial)
-    del y, grad_z
+    spatial = y.dim() - 2
+    dims = [0, *range(2, y.dim())]
+    x_hat = y.sub_(_channel_view(mean, spatial)).mul_(_channel_view(invstd, spatial))
+    grad_bn_bias = grad.sum(dims)
+    grad_bn_weight = (grad * x_hat).sum(dims)
+    if batch_stats:  # the batch's mean and variance depend on y too
+        count = grad.numel() // grad.shape[1]
+        grad.sub_(x_hat.mul_(_channel_view(grad_bn_weight / count, spatial)))
+        grad.sub_(_channel_view(grad_bn_bias / count, spatial))
+    del x_hat, y
+    scale = invstd if bn_weight is None else bn_weight * invstd
+    grad_y = grad.mul_(_channel_view(scale, spatial))
     if len(x_shape) == 3:
         grads = conv1d_op.conv1d_backward_impl(grad_y, kept, weight, cuts, x_shape[2], geometry,
                                                need_x, need_weight, need_bias, backend, plan)
@@ -132,8 +134,8 @@ def conv_bn_relu_backward_impl(
                                                geometry, need_x, need_weight, need_bias,
                                                backend, plan)
     empty = grad_out.new_empty(0)
-    return (*grads, grad_bn_weight if need_bn_weight and grad_bn_weight is not None else empty,
-            grad_bn_bias if need_bn_bias and grad_bn_bias is not None else empty)
+    return (*grads, grad_bn_weight if need_bn_weight else empty,
+            grad_bn_bias if need_bn_bias else empty)
 
 
 conv_bn_relu_backward_op = torch.library.custom_op(

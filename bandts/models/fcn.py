@@ -11,45 +11,52 @@ import torch
 from torch import nn
 
 from bandts.functional import Band
-from bandts.nn import BandLimitedBlock, BandLimitedConv1d, BandLimitedConv2d
+from bandts.nn import BandLimitedBlock, BandLimitedConv1d, BandLimitedConv2d, MaskedReLU
 
 CONV_KINDS = ("fft", "direct")
 
 _DIRECT_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _FFT_CONV = {1: BandLimitedConv1d, 2: BandLimitedConv2d}
 _BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+BAND_LIMITED = (BandLimitedConv1d, BandLimitedConv2d)
 
 
 class ConvBlock(nn.Module):
-    """``conv -> BatchNorm -> ReLU`` with torch's own convolution (the direct baseline)."""
+    """``conv -> BatchNorm -> ReLU`` as three layers, each keeping its own state for backward.
+
+    Behind a band-limited convolution the ReLU is :class:`bandts.nn.MaskedReLU` (a one-byte mask
+    instead of its float output, which nothing else keeps).
+    """
 
     def __init__(self, conv: nn.Module, bn: nn.Module):
         super().__init__()
         self.conv = conv
         self.bn = bn
-        self.relu = nn.ReLU()
+        self.relu = MaskedReLU() if isinstance(conv, BAND_LIMITED) else nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.bn(self.conv(x)))
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int, *, spatial_dims: int,
-               conv: str, band: Band = None, fft_size="minimal", backend="auto",
-               plan="auto") -> nn.Module:
+               conv: str, band: Band = None, fft_size="minimal", backend="auto", plan="auto",
+               low_memory: bool = True) -> nn.Module:
     """``conv -> BatchNorm -> ReLU`` keeping the spatial size ("same" padding, stride 1).
 
     Input (N, C_in, *S), output (N, C_out, *S) with S = (L,) or (H, W). A ``"direct"`` block is a
-    :class:`ConvBlock`; an ``"fft"`` block is a :class:`bandts.nn.BandLimitedBlock`, which keeps
-    only the convolution's compressed input spectrum for backward. Both have submodules ``conv``
-    and ``bn`` (the same state-dict keys). The band-limited layer is converted from a direct one,
-    so for a given seed both kinds start from identical weights.
+    :class:`ConvBlock`. An ``"fft"`` block with ``low_memory`` is a
+    :class:`bandts.nn.BandLimitedBlock`, which keeps only the convolution's compressed input
+    spectrum for backward and recomputes the rest; without it a :class:`ConvBlock`. All have
+    submodules ``conv`` and ``bn`` (the same state-dict keys). The band-limited layer is converted
+    from a direct one, so for a given seed both kinds start from identical weights.
     """
     direct = _DIRECT_CONV[spatial_dims](in_channels, out_channels, kernel_size, padding="same")
     bn = _BATCH_NORM[spatial_dims](out_channels)
     if conv == "direct":
         return ConvBlock(direct, bn)
-    return BandLimitedBlock(_FFT_CONV[spatial_dims].from_conv(
-        direct, band=band, fft_size=fft_size, backend=backend, plan=plan), bn)
+    band_limited = _FFT_CONV[spatial_dims].from_conv(direct, band=band, fft_size=fft_size,
+                                                     backend=backend, plan=plan)
+    return BandLimitedBlock(band_limited, bn) if low_memory else ConvBlock(band_limited, bn)
 
 
 class FCN(nn.Module):
@@ -66,6 +73,9 @@ class FCN(nn.Module):
             ignored for ``"direct"``.
         fft_size, backend, plan: options of the ``"fft"`` layers (see
             :class:`bandts.nn.BandLimitedConv1d`).
+        low_memory: build each ``"fft"`` block as a :class:`bandts.nn.BandLimitedBlock` (saves
+            only the compressed spectrum, recomputes the convolution's output in backward: about
+            a quarter more CPU time per step); False keeps conv, BatchNorm and ReLU separate.
 
     Forward: input (N, C, *S) float -> logits (N, n_classes). Any spatial size works (global
     average pooling); each sample is processed independently in eval mode.
@@ -74,7 +84,7 @@ class FCN(nn.Module):
     def __init__(self, in_channels: int, n_classes: int, *, spatial_dims: int = 1,
                  conv: str = "fft", filters=(128, 256, 128), kernel_sizes=(8, 5, 3),
                  band: Band = None, fft_size: str = "minimal", backend: str = "auto",
-                 plan: str = "auto"):
+                 plan: str = "auto", low_memory: bool = True):
         super().__init__()
         if spatial_dims not in (1, 2):
             raise ValueError(f"spatial_dims must be 1 (series) or 2 (images), got {spatial_dims!r}")
@@ -90,7 +100,8 @@ class FCN(nn.Module):
         if in_channels < 1 or n_classes < 1:
             raise ValueError("in_channels and n_classes must be >= 1, got "
                              f"{in_channels}, {n_classes}")
-        options = dict(band=band, fft_size=fft_size, backend=backend, plan=plan)
+        options = dict(band=band, fft_size=fft_size, backend=backend, plan=plan,
+                       low_memory=low_memory)
         self.spatial_dims = spatial_dims
         self.conv_kind = conv
         blocks, c_in = [], in_channels

@@ -216,3 +216,16 @@ def test_band_limited_network_saves_less_than_the_direct_one():
     assert totals["fft-0.5"] <= 0.55 * totals["direct"]
     assert totals["fft-0.75"] <= 0.30 * totals["direct"]
     assert totals["fft-0.75"] < totals["fft-0.5"] < totals["fft-0"] < totals["direct"]
+
+
+def test_low_memory_blocks_predict_what_the_separate_layers_predict():
+    X, y = make_series(n=16, length=64)
+    fused = BandLimitedFCN(compress_rate=0.5, n_epochs=3, filters=(4, 8, 4), random_state=0)
+    separate = BandLimitedFCN(compress_rate=0.5, n_epochs=3, filters=(4, 8, 4), random_state=0,
+                              low_memory=False)
+    fused.fit(X, y)
+    separate.fit(X, y)
+    assert type(fused.model_.blocks[0]).__name__ == "BandLimitedBlock"
+    assert type(separate.model_.blocks[0].relu).__name__ == "MaskedReLU"
+    np.testing.assert_allclose(fused.predict_proba(X), separate.predict_proba(X), atol=1e-4)
+    assert sum(fused.saved_bytes_.values()) < 0.5 * sum(separate.saved_bytes_.values())
