@@ -45,9 +45,8 @@ def _read_both(location: DatasetLocation) -> tuple[RawSplit, RawSplit]:
     test = read_split(location.test, location.format)
     if train.values.shape[1] != test.values.shape[1]:
         raise MalformedDatasetError(
-            f"{location.train} has {train.values.shape[1]} channel(s) but {location.test} has "
-            f"{test.values.shape[1]}; both splits must have the same channels."
-        )
+            location.test, f"{test.values.shape[1]} channel(s), but {location.train} has "
+            f"{train.values.shape[1]}; both splits must have the same channels.")
     return train, test
 
 
@@ -56,10 +55,9 @@ def _check_series(raw: RawSplit, missing: str) -> None:
     unobserved = np.flatnonzero(preprocessing.rows_with_unobserved_channel(raw.values, raw.lengths))
     if unobserved.size:
         raise MalformedDatasetError(
-            f"{raw.path}, line {raw.line_of(unobserved[0])}: a channel of this series has no "
-            f"observed value, so its missing values cannot be filled ({unobserved.size} such "
-            "series in the file)."
-        )
+            raw.path, f"a channel of this series has no observed value, so its missing values "
+            f"cannot be filled ({unobserved.size} such series in the file).",
+            raw.line_of(unobserved[0]))
     gaps = np.flatnonzero(preprocessing.rows_with_missing(raw.values, raw.lengths))
     if gaps.size and missing == "error":
         raise ValueError(
