@@ -137,10 +137,11 @@ def _estimator_params(args) -> dict:
 
 def _check_datasets(names: Sequence[str], root) -> None:
     from bandts.datasets import list_ucr_datasets
+    from bandts.datasets.sources import other_archive_name
 
     available = set(list_ucr_datasets(root)["name"])
     for name in names:
-        if name not in available:
+        if name not in available and other_archive_name(name) not in available:
             close = difflib.get_close_matches(name, sorted(available), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else "; see `bandts datasets`"
             raise UsageError(f"unknown dataset {name!r}{hint}")

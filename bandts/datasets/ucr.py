@@ -19,6 +19,7 @@ from bandts.datasets.errors import DatasetNotFoundError, MalformedDatasetError
 from bandts.datasets.errors import UnseenTestLabelWarning
 from bandts.datasets.labels import type_labels, unseen_test_labels
 from bandts.datasets.readers import RawSplit, read_split
+from bandts.datasets.shapes import scan_delimited, scan_ts
 from bandts.datasets.sources import (
     DatasetLocation,
     SearchDirectory,
@@ -174,10 +175,29 @@ def load_ucr(
     return loaded
 
 
+def _split_facts(location: DatasetLocation) -> list[tuple[np.ndarray, np.ndarray, int, bool]]:
+    """(lengths, labels, channels, has missing values) of the train and the test split.
+
+    Plain files are sized from their line structure (:mod:`bandts.datasets.shapes`); anything
+    else is read in full.
+    """
+    if location.format == "ts":
+        scans = [scan_ts(location.train), scan_ts(location.test)]
+    else:
+        scans = [scan_delimited(path) for path in (location.train, location.test)]
+        scans = [scan and (scan[0], scan[1], 1, scan[2]) for scan in scans]
+    if all(scan is not None for scan in scans) and scans[0][2] == scans[1][2]:
+        return scans
+    return [(raw.lengths, raw.labels, int(raw.values.shape[1]),
+             bool(preprocessing.rows_with_missing(raw.values, raw.lengths).any()))
+            for raw in _read_both(location)]
+
+
 def _metadata(location: DatasetLocation) -> dict:
-    train, test = _read_both(location)
-    y_train, y_test = type_labels(train.labels, test.labels)
-    lengths = np.concatenate([train.lengths, test.lengths])
+    (train_lengths, train_labels, channels, train_missing), (test_lengths, test_labels, _,
+                                                             test_missing) = _split_facts(location)
+    y_train, y_test = type_labels(train_labels, test_labels)
+    lengths = np.concatenate([train_lengths, test_lengths])
     classes = np.unique(y_train)
     return {
         "name": location.name,
@@ -186,14 +206,11 @@ def _metadata(location: DatasetLocation) -> dict:
         "length": int(lengths.max()),
         "min_length": int(lengths.min()),
         "equal_length": bool(lengths.min() == lengths.max()),
-        "missing_values": bool(
-            preprocessing.rows_with_missing(train.values, train.lengths).any()
-            or preprocessing.rows_with_missing(test.values, test.lengths).any()
-        ),
+        "missing_values": train_missing or test_missing,
         "n_classes": len(classes),
         "classes": classes.tolist(),
         "unseen_test_labels": unseen_test_labels(y_train, y_test),
-        "n_channels": int(train.values.shape[1]),
+        "n_channels": channels,
         "source": location.source,
         "location": str(location.directory),
         "format": location.format,

@@ -242,6 +242,20 @@ def test_malformed_ts_files_name_file_and_line(tmp_path, data_lines, message):
         load_ucr("Bad", root=tmp_path)
 
 
+def test_ucr_2015_names_find_the_renamed_2018_datasets_and_back(tmp_path):
+    X, y = load_ucr("50words", "train")  # embedded as FiftyWords (UCR 2018)
+    X_new, y_new = load_ucr("FiftyWords", "train")
+    assert np.array_equal(X, X_new) and np.array_equal(y, y_new)
+    assert ucr_metadata("Gun_Point")["name"] == "GunPoint"
+    # A local UCR 2015 archive is found under the 2018 name too.
+    _write_delimited(tmp_path / "Two_Patterns" / "Two_Patterns_TRAIN", TRAIN_LABELS, TRAIN, ",")
+    _write_delimited(tmp_path / "Two_Patterns" / "Two_Patterns_TEST", TEST_LABELS, TEST, ",")
+    metadata = ucr_metadata("TwoPatterns", root=tmp_path)
+    assert metadata["name"] == "Two_Patterns" and metadata["source"] == "root"
+    with pytest.raises(DatasetNotFoundError, match="'Lighting2' and 'Lightning2' are the names"):
+        load_ucr("Lighting2")  # in neither the embedded nor sktime's data
+
+
 def test_unknown_dataset_lists_where_it_looked_and_suggests_close_names(tmp_path):
     _write_delimited(tmp_path / "Toy" / "Toy_TRAIN.tsv", TRAIN_LABELS, TRAIN, "\t")
     with pytest.raises(DatasetNotFoundError) as error:  # Toy has no _TEST file: not a dataset
