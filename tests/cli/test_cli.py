@@ -54,6 +54,17 @@ def test_every_subcommand_has_help(capsys, command):
     (["rank", "--store", "/nonexistent/r.sqlite"], "no results store at /nonexistent/r.sqlite"),
     (["rank", "--alpha", "2"], "alpha must be strictly between 0 and 1"),
     (["export", "--store", "x.sqlite"], "export needs --csv PATH and/or --parquet PATH"),
+    (["evaluate", "--datasets", "Coffee", "--param", "filters=[8,8"],
+     r"--param filters: '\[8,8' is neither JSON \(Expecting ',' delimiter at character 5\) nor "
+     "a plain word"),
+    (["fit", "Coffee", "--param", "recipe=fcn fast"], "'fcn fast' is neither JSON"),
+    (["evaluate", "--datasets", "Coffee", "--param", "batch_size=0", "--store", "/proc/x.sqlite"],
+     r"configuration 'c=0': batch_size must be a positive integer or None, got 0"),
+    (["evaluate", "--datasets", "Gun_Pint"], "unknown dataset 'Gun_Pint'; did you mean"),
+    (["evaluate", "--datasets", "Coffee", "--store", "/proc/bandts/r.sqlite"],
+     "cannot create the results store /proc/bandts/r.sqlite"),
+    (["main", "--out", "/proc/bandts-results"], "No such file or directory: '/proc/bandts-results'"),
+    (["rank", "--store", "/etc/passwd"], "/etc/passwd is not a usable SQLite results store"),
 ])
 def test_user_mistakes_print_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv)
@@ -66,6 +77,62 @@ def test_user_mistakes_print_one_line_and_exit_2(capsys, argv, message):
     assert "Traceback" not in err
 
 
+def test_param_values_are_json_or_plain_words():
+    from bandts.cli import _param
+
+    assert _param("filters=[64,128,64]") == ("filters", [64, 128, 64])
+    assert _param("learning_rate=1e-3") == ("learning_rate", 0.001)
+    assert _param("batch_size=null") == ("batch_size", None)
+    assert _param("device=cuda:0") == ("device", "cuda:0")
+    assert _param("recipe=fcn") == ("recipe", "fcn")
+    assert _param('recipe="fcn fast"') == ("recipe", "fcn fast")
+
+
+def test_a_corrected_configuration_reruns_after_its_fits_failed(capsys, tmp_path):
+    from bandts.evaluation.grid import compression_grid as grid_of
+    from bandts.evaluation.runner import run_grid
+
+    store = tmp_path / "r.sqlite"
+    with ResultStore(store) as opened:  # every fit of the first try failed
+        run_grid(grid_of(["Coffee"], [0.0], batch_size=7), opened,
+                 fit_and_score=lambda task: 1 / 0, progress=False)
+        assert set(opened.to_dataframe().status) == {"error"}
+    code, out, err = run_cli(capsys, "evaluate", "--datasets", "Coffee", "--compress-rates", "0",
+                             "--store", str(store), "--no-progress", *TINY_ARGS)
+    assert code == 0, err
+    with ResultStore(store) as opened:
+        results = opened.to_dataframe()
+    assert results.status.tolist() == ["ok"]  # the failed row of the old parameters is gone
+    assert json.loads(results.params[0]) == {**TINY, "compress_rate": 0.0, "conv": "fft"}
+
+
+def test_ucr_2015_names_are_accepted(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "evaluate", "--datasets", "Gun_Point", "--compress-rates",
+                             "0", "--store", str(tmp_path / "r.sqlite"), "--no-progress",
+                             *TINY_ARGS)
+    assert code == 0, err
+    with ResultStore(tmp_path / "r.sqlite") as opened:
+        assert opened.to_dataframe().dataset.tolist() == ["Gun_Point"]
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(tmp_path):
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        from bandts.evaluation.runner import run_grid
+
+        run_grid(compression_grid(["Coffee", "Beef", "Car"], [0.0, 0.5]), store,
+                 fit_and_score=fake_rows, progress=False)
+    result = subprocess.run(
+        f"{sys.executable} -m bandts rank --store {tmp_path / 'r.sqlite'} | head -1",
+        shell=True, capture_output=True, text=True, timeout=120, executable="/bin/bash")
+    assert result.stdout == "Mean accuracy over seeds (matched view):\n"
+    assert result.stderr == ""
+    piped = subprocess.run(
+        f"set -o pipefail; {sys.executable} -m bandts rank --store {tmp_path / 'r.sqlite'} | "
+        "head -c 1 > /dev/null", shell=True, capture_output=True, text=True, timeout=120,
+        executable="/bin/bash")
+    assert piped.returncode == 141 and piped.stderr == ""
+
+
 def test_datasets_lists_the_embedded_archive(capsys):
     code, out, _ = run_cli(capsys, "datasets")
     assert code == 0
@@ -75,14 +142,19 @@ def test_datasets_lists_the_embedded_archive(capsys):
 
 def test_evaluate_records_failed_fits_and_exits_1(capsys, tmp_path):
     store = tmp_path / "r.sqlite"
-    code, out, err = run_cli(capsys, "evaluate", "--datasets", "Chinatown", "--compress-rates", "0.5",
-                             "--param", "energy_scope=bogus", "--store", str(store), "--no-progress",
-                             "--csv", str(tmp_path / "r.csv"))
+    (tmp_path / "data" / "Broken").mkdir(parents=True)  # found by name, fails when loaded
+    (tmp_path / "data" / "Broken" / "Broken_TRAIN.tsv").write_text("1\t0.5\n2\tabc\n")
+    (tmp_path / "data" / "Broken" / "Broken_TEST.tsv").write_text("1\t0.5\n")
+    code, out, err = run_cli(capsys, "evaluate", "--datasets", "Broken", "--compress-rates", "0.5",
+                             "--root", str(tmp_path / "data"), "--store", str(store),
+                             "--no-progress", "--csv", str(tmp_path / "r.csv"))
     assert code == 1
     assert "1 of 1 fits run" in out and "1 rows written" in out and "1 failed" in out
-    assert "error in Chinatown/c=0.5/seed 0: ValueError: energy_scope must be one of" in err
+    assert ("error in Broken/c=0.5/seed 0: bandts.datasets.errors.MalformedDatasetError: "
+            f"{tmp_path}/data/Broken/Broken_TRAIN.tsv, line 2, field 2: 'abc' is not a number"
+            ) in err
     rows = pd.read_csv(tmp_path / "r.csv")
-    assert rows.status.tolist() == ["error"] and "energy_scope" in rows.error[0]
+    assert rows.status.tolist() == ["error"] and "'abc' is not a number" in rows.error[0]
 
 
 def test_the_console_script_module_runs_and_fails_cleanly():

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -262,3 +263,79 @@ def test_workers_of_a_driver_killed_with_sigkill_stop_and_the_grid_resumes(tmp_p
         summary = run_grid(KILL_GRID, store, fit_and_score=deterministic_rows, progress=False)
         assert summary.rows_written == len(KILL_GRID.keys()) - before
         assert store.finished_keys() == set(KILL_GRID.keys())
+
+
+# --- files that are not (writable) stores ----------------------------------------------------------
+
+def test_a_sqlite_database_of_something_else_is_refused_and_left_unchanged(tmp_path):
+    other = tmp_path / "inventory.sqlite"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE parts (name TEXT)")
+    before = other.read_bytes()
+    for create in (True, False):
+        with pytest.raises(ValueError, match=r"a SQLite database of something else \(tables "
+                                             r"\['parts'\]\).*another --store path"):
+            ResultStore(other, create=create)
+    assert other.read_bytes() == before
+    with sqlite3.connect(other) as connection:
+        tables = connection.execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == [("parts",)]
+
+
+def test_an_unwritable_location_is_an_os_error_naming_the_store(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OSError, match="cannot create the results store .*a-file/r.sqlite"):
+        ResultStore(blocker / "r.sqlite")
+    if Path("/proc/self").is_dir():  # a folder no one can create files in, not even root
+        with pytest.raises(OSError, match="cannot write the results store /proc/r.sqlite"):
+            ResultStore("/proc/r.sqlite")
+
+
+def _bound_by_permissions(code, cwd):
+    """Run Python ``code`` in a process that permission bits apply to (root ignores them through
+    the capability CAP_DAC_OVERRIDE, which setpriv drops for a root test run)."""
+    command = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set=-dac_override", "--inh-caps=-dac_override"] + command
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or (
+    os.geteuid() == 0 and not shutil.which("setpriv")), reason="POSIX permissions (setpriv for root)")
+@pytest.mark.parametrize("leave_wal", [False, True])
+def test_a_store_in_a_read_only_folder_can_be_read_but_not_written(leave_wal):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as top:
+        folder = Path(top) / "results"
+        folder.mkdir()
+        path = folder / "r.sqlite"
+        store = ResultStore(path)
+        store.write([make_row(seed=0), make_row(seed=1)])
+        if leave_wal:  # a row only in the write-ahead log, as after a driver was killed
+            store._connection.execute("PRAGMA wal_autocheckpoint=0")
+            store.write([make_row(seed=2)])
+            kept = {name: Path(f"{path}{name}").read_bytes() for name in ("-wal", "-shm")}
+        store.close()  # the last connection merges the log into the database and deletes it
+        if leave_wal:
+            for name, data in kept.items():
+                Path(f"{path}{name}").write_bytes(data)
+        os.chmod(folder, 0o555)
+        try:
+            read = _bound_by_permissions(
+                "from bandts.evaluation.store import ResultStore\n"
+                f"with ResultStore({str(path)!r}, create=False) as store:\n"
+                "    print(sorted(store.to_dataframe()['seed']))\n", folder)
+            write = _bound_by_permissions(
+                "from bandts.evaluation.store import ResultStore\n"
+                f"ResultStore({str(path)!r})\n", folder)
+        finally:
+            os.chmod(folder, 0o755)
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.split("\n")[-2] == ("[0, 1, 2]" if leave_wal else "[0, 1]")
+    if leave_wal:  # SQLite writes through side files that exist and are writable
+        assert write.returncode == 0, write.stderr
+    else:
+        assert write.returncode == 1 and "OSError: cannot write the results store" in write.stderr
