@@ -17,6 +17,7 @@ from bandts.evaluation.grid import Configuration, EvaluationGrid, InferenceSetti
 from bandts.evaluation.runner import run_grid
 from bandts.evaluation.store import ResultStore
 from fake_fits import fake_rows
+from processes import alive, children
 
 GRID = EvaluationGrid(
     datasets=[f"D{i}" for i in range(8)],
@@ -115,20 +116,6 @@ def test_a_claim_whose_heartbeat_is_older_than_the_lease_is_taken(tmp_path):
         assert taken.tasks_run == 1 and store.finished_keys() == set(GRID.keys())
 
 
-def _children(pid):
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def _alive(pid):
-    try:
-        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_workers_busy_with_a_fit_stop_within_two_seconds_of_a_sigkill_of_their_driver(tmp_path):
     store = tmp_path / "r.sqlite"
@@ -147,13 +134,13 @@ def test_workers_busy_with_a_fit_stop_within_two_seconds_of_a_sigkill_of_their_d
     while time.monotonic() < deadline and (
             not started.exists() or len(started.read_text().splitlines()) < 2):
         time.sleep(0.05)
-    workers = [pid for pid in _children(driver.pid) if _alive(pid)]
+    workers = [pid for pid in children(driver.pid) if alive(pid)]
     assert len(started.read_text().splitlines()) == 2  # both workers are inside a 120 s fit
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait(timeout=30)
     killed = time.monotonic()
-    while any(_alive(pid) for pid in workers) and time.monotonic() - killed < 30:
+    while any(alive(pid) for pid in workers) and time.monotonic() - killed < 30:
         time.sleep(0.05)
     lived_on = time.monotonic() - killed
-    assert not any(_alive(pid) for pid in workers)
+    assert not any(alive(pid) for pid in workers)
     assert lived_on < 2.0, f"workers lived {lived_on:.1f} s after their driver"

@@ -17,6 +17,7 @@ import pytest
 from bandts.evaluation.grid import Configuration, EvaluationGrid, InferenceSetting, RowKey
 from bandts.evaluation.runner import run_grid
 from bandts.evaluation.store import COLUMNS, ROW_COLUMNS, ResultStore
+from processes import alive, children
 
 CONFIG = Configuration("c=0.5", {"compress_rate": 0.5, "n_epochs": 3})
 
@@ -225,21 +226,6 @@ def run_kill_grid_in_workers(path):
                  check_parameters=False)
 
 
-def _children(pid):
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def _alive(pid):
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status  # a zombie has exited
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_workers_of_a_driver_killed_with_sigkill_stop_and_the_grid_resumes(tmp_path):
     path = tmp_path / "killed.sqlite"
@@ -250,14 +236,14 @@ def test_workers_of_a_driver_killed_with_sigkill_stop_and_the_grid_resumes(tmp_p
     deadline = time.monotonic() + 90
     while _count_rows(path) < 4 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
-    children = _children(process.pid)
+    workers = children(process.pid)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
-    assert len(children) >= 2  # the loky workers (and its resource trackers)
+    assert len(workers) >= 2  # the loky workers (and its resource trackers)
     deadline = time.monotonic() + 30
-    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+    while any(alive(c) for c in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(c) for c in children)
+    assert not any(alive(c) for c in workers)
     before = _count_rows(path)
     assert 4 <= before < len(KILL_GRID.keys())
     with ResultStore(path) as store:
