@@ -114,6 +114,9 @@ def load(cls, path):
         raise ModelFileError(path, f"its metadata lacks {missing}")
     if meta["class"] != cls.__name__:
         raise ModelFileError(path, f"it holds a {meta['class']}, not a {cls.__name__}")
+    problem = _meta_problem(meta)
+    if problem:
+        raise ModelFileError(path, f"inconsistent metadata: {problem}")
     try:
         return _estimator_from(cls, meta, payload["state_dict"], path)
     except ModelFileError:
@@ -134,12 +137,44 @@ def _read_payload(path) -> dict:
         # torch's own message suggests weights_only=False, which would run code from the file.
         raise ModelFileError(path, "not written by torch.save, or holding more than tensors and "
                                    "plain values") from None
-    except (EOFError, OSError, RuntimeError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 - torch raises many types for damaged files
         raise ModelFileError(path, f"damaged or truncated: {_first_line(error)}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("meta"), str) or \
             not isinstance(payload.get("state_dict"), dict):
         raise ModelFileError(path, "not a file written by bandts' save()")
     return payload
+
+
+def _is_count(value, low: int = 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _meta_problem(meta: dict) -> str:
+    """What is wrong with the fitted attributes recorded in ``meta`` ("" if nothing): what
+    :func:`save` writes always passes; anything else could load and fail later in predict."""
+    if not isinstance(meta["params"], dict):
+        return "params is not a mapping"
+    labels = meta["classes"]
+    if not (isinstance(labels, dict) and isinstance(labels.get("values"), list)
+            and isinstance(labels.get("dtype"), str) and len(labels["values"]) >= 2
+            and all(isinstance(v, (str, int, float, bool)) for v in labels["values"])):
+        return "classes must hold at least 2 labels and their dtype"
+    shape = meta["spatial_shape"]
+    spatial_dims = meta["params"].get("spatial_dims", 1)
+    if not (isinstance(shape, list) and all(_is_count(size) for size in shape)
+            and len(shape) == spatial_dims):
+        return f"spatial_shape {shape!r} is not {spatial_dims} positive size(s)"
+    if meta["n_features_in"] != int(np.prod(shape)) or not _is_count(meta["n_channels"]):
+        return (f"n_features_in {meta['n_features_in']!r} and n_channels {meta['n_channels']!r} "
+                f"do not fit spatial_shape {shape}")
+    names = meta["feature_names_in"]
+    if names is not None and not (isinstance(names, list) and len(names) == meta["n_features_in"]
+                                  and all(isinstance(name, str) for name in names)):
+        return "feature_names_in is not one name per feature"
+    if not (_is_count(meta["n_epochs"], 0) and isinstance(meta["history"], list)
+            and isinstance(meta["saved_bytes"], dict)):
+        return "n_epochs, history or saved_bytes has the wrong type"
+    return ""
 
 
 def _first_line(error: BaseException) -> str:

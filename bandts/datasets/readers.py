@@ -56,10 +56,13 @@ def read_split(path: Path, format_name: str) -> RawSplit:
 
 
 def read_text(path: Path) -> str:
-    """The file's text; MalformedDatasetError naming the line if it is not UTF-8 text.
+    """The file's text with every line break as ``\\n``; MalformedDatasetError naming the line if
+    it is not UTF-8 text.
 
-    NUL bytes also mark a binary file (they are valid UTF-8, but no dataset has them and pandas
-    would silently cut a line at one).
+    ``\\r\\n`` and a lone ``\\r`` end a line, as in Python's text files (and so for sktime's
+    reader); pandas would otherwise split lines where the line reader does not. NUL bytes also
+    mark a binary file (they are valid UTF-8, but no dataset has them and pandas would silently
+    cut a line at one).
     """
     data = Path(path).read_bytes()
     try:
@@ -67,12 +70,21 @@ def read_text(path: Path) -> str:
     except UnicodeDecodeError as error:
         raise MalformedDatasetError(
             path, f"byte {error.start} is not UTF-8 text ({error.reason}); is this a dataset "
-            "file?", data.count(b"\n", 0, error.start) + 1) from None
+            "file?", _line_of_end(data[: error.start].decode("utf-8"))) from None
     nul = text.find("\0")
     if nul >= 0:
         raise MalformedDatasetError(path, "a NUL byte: this is a binary file, not a text dataset "
-                                    "file", text.count("\n", 0, nul) + 1)
-    return text
+                                    "file", _line_of_end(text[:nul]))
+    return _unix_lines(text)
+
+
+def _unix_lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _line_of_end(text: str) -> int:
+    """1-based line number of the position just after ``text`` (the start of a file)."""
+    return _unix_lines(text).count("\n") + 1
 
 
 def _data_lines(path: Path, text: str | None = None):
@@ -116,7 +128,7 @@ def read_delimited(path: Path) -> RawSplit:
     A fast pandas pass reads well-formed files; anything unusual (ragged rows, text where a number
     should be, a missing label, infinite values) is re-read line by line, which either reads it
     (ragged rows are shorter series) or raises MalformedDatasetError naming the line and field.
-    Quotes have no special meaning in either reader.
+    Quotes have no special meaning in either reader; both parse numbers exactly as Python does.
     """
     text = read_text(path)
     separator = _separator(_first_line(path, text))
@@ -124,6 +136,7 @@ def read_delimited(path: Path) -> RawSplit:
         frame = pd.read_csv(
             io.StringIO(text), sep=separator or r"\s+", header=None, dtype={0: str},
             keep_default_na=False, na_values=_PANDAS_MISSING, quoting=csv.QUOTE_NONE, engine="c",
+            float_precision="round_trip",  # pandas' default may be one unit in the last place off
         )
         values = frame.iloc[:, 1:]
         labels = frame.iloc[:, 0]
