@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from bandts.datasets import MalformedDatasetError, load_ucr
 from bandts.datasets.readers import read_split
-from bandts.datasets.shapes import scan_delimited, scan_ts
 from fuzzing import mutated, no_hang
+from split_facts import read_facts, scanned_facts
 
 # (format name, file suffix, separator): the layouts bandts reads.
 LAYOUTS = [("tsv", ".tsv", "\t"), ("csv", "", ","), ("csv", ".csv", ","), ("txt", ".txt", " "),
@@ -80,20 +80,6 @@ def _write(directory, layout, data: bytes, split="TRAIN") -> Path:
     return path
 
 
-def _scan(path, format_name):
-    if format_name == "ts":
-        scan = scan_ts(path)
-        return None if scan is None else (scan[0].tolist(), scan[1].tolist(), scan[2], scan[3])
-    scan = scan_delimited(path)
-    return None if scan is None else (scan[0].tolist(), scan[1].tolist(), 1, scan[2])
-
-
-def _facts(raw):
-    inside = np.arange(raw.values.shape[2]) < raw.lengths[:, None]
-    missing = bool((np.isnan(raw.values) & inside[:, None, :]).any())
-    return raw.lengths.tolist(), raw.labels.tolist(), raw.values.shape[1], missing
-
-
 def check_consistent(raw, path):
     """What every successful read must satisfy, whatever the file held."""
     n, channels, width = raw.values.shape
@@ -131,8 +117,8 @@ def test_generated_files_read_back_exactly(file):
         for row, rows in enumerate(series):
             expected = np.array(rows, dtype=np.float64)
             np.testing.assert_array_equal(raw.values[row, :, : expected.shape[1]], expected)
-        scanned = _scan(path, layout[0])
-        assert scanned is None or scanned == _facts(raw)
+        scanned = scanned_facts(path, layout[0])
+        assert scanned is None or scanned == read_facts(raw)
 
 
 @given(st.data())
@@ -142,9 +128,9 @@ def test_mutated_files_load_consistently_or_raise_naming_the_file(data):
     with tempfile.TemporaryDirectory() as directory:
         path = _write(directory, layout, damaged)
         raw = read_or_malformed(path, layout[0])
-        scanned = _scan(path, layout[0])
+        scanned = scanned_facts(path, layout[0])
         if raw is not None and scanned is not None:
-            assert scanned == _facts(raw)
+            assert scanned == read_facts(raw)
 
 
 @given(st.sampled_from(LAYOUTS), st.binary(max_size=300))

@@ -1,26 +1,15 @@
 """Sizes read from the line structure (bandts.datasets.shapes) against full reads of the files."""
 
-import numpy as np
 import pytest
 
-from bandts.datasets import preprocessing
 from bandts.datasets.readers import read_split
 from bandts.datasets.shapes import scan_delimited, scan_ts
 from bandts.datasets.sources import find_dataset
+from split_facts import read_facts, scanned_facts
 
 
 def full_facts(path, format_name):
-    raw = read_split(path, format_name)
-    return (raw.lengths.tolist(), raw.labels.tolist(), int(raw.values.shape[1]),
-            bool(preprocessing.rows_with_missing(raw.values, raw.lengths).any()))
-
-
-def scanned_facts(path, format_name):
-    if format_name == "ts":
-        scan = scan_ts(path)
-        return None if scan is None else (scan[0].tolist(), scan[1].tolist(), scan[2], scan[3])
-    scan = scan_delimited(path)
-    return None if scan is None else (scan[0].tolist(), scan[1].tolist(), 1, scan[2])
+    return read_facts(read_split(path, format_name))
 
 
 # Equal-length TSV, TSV with NaN padding (unequal lengths), multivariate and unequal-length .ts.
