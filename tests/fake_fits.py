@@ -41,3 +41,8 @@ def sleeping_rows(task, seconds=120.0):
 
     time.sleep(seconds)
     return fake_rows(task)
+
+
+def first_fast_then_sleeping(task, log):
+    """logged_slow_rows: at once for dataset "D0", after 120 s for the others."""
+    return logged_slow_rows(task, log, seconds=0.0 if task.dataset == "D0" else 120.0)

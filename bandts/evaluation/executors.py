@@ -5,7 +5,9 @@ in flight and claims each fit just before submitting it (see :mod:`bandts.evalua
 
 - ``submit(task)`` starts a fit and returns a future;
 - ``wait(futures)`` returns those that are done (at least one);
-- ``rows(future, task)`` returns the fit's rows, or error rows if the worker itself failed.
+- ``rows(future, task)`` returns the fit's rows, or error rows if the worker itself failed;
+- ``close(aborted)`` ends the run; ``aborted`` (Ctrl-C, an error in the driver) also stops the
+  fits still running, whose rows nobody would write.
 
 Worker processes of a driver killed with ``kill -9`` stop within about a second: each loky worker
 runs a thread that exits the process once its parent (the driver) is gone, even in the middle of
@@ -46,7 +48,7 @@ class SerialExecutor:
     def rows(self, future, task: FitTask) -> list[dict]:
         return future.result()
 
-    def close(self):
+    def close(self, aborted: bool = False):
         pass
 
 
@@ -87,8 +89,10 @@ class LokyExecutor:
         except Exception as error:  # noqa: BLE001 - e.g. a worker killed by the OS; go on
             return self._error_rows(task, error)
 
-    def close(self):
-        pass  # the reusable executor's idle workers serve the next grid, then time out
+    def close(self, aborted: bool = False):
+        # Otherwise the reusable executor's idle workers serve the next grid, then time out.
+        if aborted:
+            self._executor.shutdown(wait=False, kill_workers=True)
 
 
 class DaskExecutor:
@@ -121,6 +125,6 @@ class DaskExecutor:
         except Exception as error:  # noqa: BLE001 - e.g. the worker died; record and go on
             return self._error_rows(task, error)
 
-    def close(self):
-        if self._own_client:
+    def close(self, aborted: bool = False):
+        if self._own_client:  # closing the client also cancels its unfinished fits
             self._client.close()

@@ -204,11 +204,13 @@ def run_grid(grid: EvaluationGrid, store: ResultStore, *, fit_and_score: FitAndS
             bar.write(f"{tasks_total - len(pending)} of {tasks_total} fits already in {store.path}",
                       file=sys.stderr)
         executor = _executor(fit_and_score, n_jobs, dask_scheduler)
+        aborted = True
         try:
             counts = _run_claimed(pending, store, executor, owner, bar,
                                   include_errors=not retry_errors, lease=lease)
+            aborted = False
         finally:
-            executor.close()
+            executor.close(aborted)
             store.release(owner)
     return RunSummary(tasks_total, counts["run"], counts["written"], counts["failed"],
                       time.perf_counter() - start, counts["elsewhere"])

@@ -40,6 +40,13 @@ def test_every_subcommand_has_help(capsys, command):
     assert f"usage: bandts {command}" in capsys.readouterr().out
 
 
+def test_the_main_help_gives_the_measured_duration(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert re.search(r"main +the default evaluation \(under 5 minutes on 2 CPUs\)",
+                     capsys.readouterr().out)
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "the following arguments are required: COMMAND"),
     (["evaluate", "--datasets", "Coffee", "--compress-rates", "1"], r"compress rate must be in \[0, 1\)"),

@@ -144,3 +144,29 @@ def test_workers_busy_with_a_fit_stop_within_two_seconds_of_a_sigkill_of_their_d
     lived_on = time.monotonic() - killed
     assert not any(alive(pid) for pid in workers)
     assert lived_on < 2.0, f"workers lived {lived_on:.1f} s after their driver"
+
+
+class _StoreFailingOnWrite(ResultStore):
+    def write(self, rows):
+        raise RuntimeError("disk full")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_driver_that_fails_stops_its_workers_fits(tmp_path):
+    import functools
+
+    from fake_fits import first_fast_then_sleeping
+
+    log = tmp_path / "fits.log"
+    with _StoreFailingOnWrite(tmp_path / "r.sqlite") as store, \
+            pytest.raises(RuntimeError, match="disk full"):
+        run_grid(GRID, store, n_jobs=2, progress=False, check_parameters=False,
+                 fit_and_score=functools.partial(first_fast_then_sleeping, log=log))
+    stopped = time.monotonic()
+    workers = {int(line.split()[1]) for line in log.read_text().splitlines()}
+    while any(alive(pid) for pid in workers) and time.monotonic() - stopped < 30:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in workers)
+    assert time.monotonic() - stopped < 5.0
+    with ResultStore(tmp_path / "r.sqlite") as store:  # and its claims are released
+        assert store._connection.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
