@@ -130,7 +130,11 @@ def _read_payload(path) -> dict:
     if isinstance(path, (str, os.PathLike)) and os.path.isfile(path) and not os.path.getsize(path):
         raise ModelFileError(path, "the file is empty")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # A damaged file can look like a pickle of another protocol; the error says enough.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol",
+                                    category=UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except pickle.UnpicklingError:
