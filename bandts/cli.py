@@ -364,7 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("evaluate", help="run a grid of datasets x compress rates x seeds",
                             description="Fit one model per dataset, training compress rate and "
                                         "seed, score each at every inference rate, and store the "
-                                        "rows; a rerun skips what the store already holds.")
+                                        "rows; a rerun skips what the store already holds, and "
+                                        "runs sharing one store split its fits.")
     p.add_argument("--datasets", nargs="+", required=True, metavar="NAME")
     p.add_argument("--compress-rates", type=_compress_rate, nargs="+", default=[0.0, 0.5, 0.75],
                    metavar="R", help="training compress rates (default 0 0.5 0.75)")
