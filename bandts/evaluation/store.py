@@ -127,10 +127,15 @@ class ResultStore:
         wal = Path(f"{self.path}-wal")
         mode = "ro" if wal.exists() and wal.stat().st_size else "ro&immutable=1"
         uri = f"file:{urllib.parse.quote(str(self.path.absolute()))}?mode={mode}"
+        connection = None
         try:
             connection = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
             self._create_or_check_tables(connection, create=False)
-        except sqlite3.OperationalError as second:
+        except BaseException as second:
+            if connection is not None:
+                connection.close()
+            if not isinstance(second, sqlite3.OperationalError):
+                raise
             raise OSError(f"cannot read the results store {self.path} ({error}; read-only: "
                           f"{second}); make its folder writable or copy the store (with its -wal "
                           "and -shm files) elsewhere") from None
