@@ -461,10 +461,10 @@ def _broken_pipe() -> int:
     stdout is pointed at /dev/null so that Python's flush at exit does not fail a second time.
     """
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout has no file descriptor (e.g. replaced in tests)
-        pass
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no file descriptor (e.g. replaced in tests)
+        return EXIT_BROKEN_PIPE
+    os.dup2(os.open(os.devnull, os.O_WRONLY), descriptor)
     return EXIT_BROKEN_PIPE
 
 
