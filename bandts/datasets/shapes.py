@@ -58,19 +58,26 @@ def scan_delimited(path: Path) -> tuple[np.ndarray, np.ndarray, bool] | None:
 
 
 # Every byte of the values part of a plain .ts data line ("?" is a missing value there).
-_PLAIN_TS_BYTES = b"0123456789.+-eE,:?\r"
+_PLAIN_TS_BYTES = b"0123456789.+-eE,:?"
+_PRINTABLE = bytes(range(32, 127)) + b"\t\r\n"
 
 
 def scan_ts(path: Path) -> tuple[np.ndarray, np.ndarray, int, bool] | None:
     """(lengths, labels, channels, has missing values) of a ``.ts`` classification file, or None
     when a full read (sktime's parser) is needed.
 
-    None unless the header has the tags sktime requires (problem name, no timestamps, univariate,
-    class labels), every data line is ``values:...:values:label`` with plain numbers or ``?``, no
-    empty value, a declared label, and all channels of a line of one length and all lines of one
-    channel count. The header is otherwise checked when the dataset is loaded.
+    None unless the file is printable ASCII, the header has the tags sktime requires (problem
+    name, no timestamps, univariate, class labels), and every data line is
+    ``values:...:values:label`` with plain numbers or ``?``, no empty value, a declared label,
+    all channels of one length, and as many channels as the other lines. The header is otherwise
+    checked when the dataset is loaded.
     """
-    lines = [line.strip() for line in Path(path).read_bytes().split(b"\n")]
+    data = Path(path).read_bytes()
+    # Printable ASCII only (bytes and text then strip alike) and no lone carriage return (a
+    # line break for the full read).
+    if data.translate(None, _PRINTABLE) or data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    lines = [line.strip() for line in data.split(b"\n")]
     lines = [line for line in lines if line]
     header = [line.lower() for line in lines]
     if b"@data" not in header:
@@ -79,7 +86,7 @@ def scan_ts(path: Path) -> tuple[np.ndarray, np.ndarray, int, bool] | None:
     header = [line for line in header[:start] if not line.startswith(b"#")]
     tags = {line.split(b" ")[0]: line.split(b" ")[1:] for line in header}
     declared = tags.get(b"@classlabel", [])
-    if (not b"@problemname" in tags or tags.get(b"@timestamps") != [b"false"]
+    if (b"@problemname" not in tags or tags.get(b"@timestamps") != [b"false"]
             or tags.get(b"@univariate") not in ([b"true"], [b"false"])
             or declared[:1] != [b"true"] or len(declared) < 2):
         return None
@@ -101,10 +108,7 @@ def scan_ts(path: Path) -> tuple[np.ndarray, np.ndarray, int, bool] | None:
         lengths.append(counts.pop())
     if len(shapes) != 1:
         return None
-    try:
-        labels = [row[2].strip().decode("utf-8") for row in rows]
-    except UnicodeDecodeError:
-        return None
+    labels = [row[2].strip().decode("ascii") for row in rows]
     if not all(labels):
         return None
     return (np.array(lengths, dtype=np.int64), np.array(labels, dtype=str), shapes.pop(),
