@@ -441,8 +441,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         command = error.prog or command
         message = str(error)
-    except BrokenPipeError:
-        return _broken_pipe()
+    except BrokenPipeError as error:
+        if _stdout_reader_gone():
+            return _broken_pipe()
+        if debug:
+            raise
+        message = str(error)
     except (ValueError, OSError, ImportError, sqlite3.Error) as error:
         # bad values, missing or damaged files, unwritable places, missing extras
         if debug:
@@ -453,6 +457,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     print(f"{command}: error: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has exited (a broken pipe elsewhere, e.g. to a
+    worker, is an error to report); True when stdout cannot be polled."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
 
 
 def _broken_pipe() -> int:

@@ -151,6 +151,17 @@ def test_a_broken_pipe_returns_141_without_a_message(capsys, monkeypatch, tmp_pa
     assert capsys.readouterr().err == ""
 
 
+def test_a_broken_pipe_that_is_not_stdout_is_an_error(capfd, monkeypatch):
+    import bandts.cli
+
+    def lost_worker(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(bandts.cli, "_cmd_datasets", lost_worker)
+    assert main(["datasets"]) == 2
+    assert capfd.readouterr().err == "bandts datasets: error: [Errno 32] Broken pipe\n"
+
+
 def test_datasets_lists_the_embedded_archive(capsys):
     code, out, _ = run_cli(capsys, "datasets")
     assert code == 0
