@@ -225,3 +225,6 @@ def _check_shapes(expected: dict, found: dict, path) -> None:
             got = tuple(found[name].shape) if torch.is_tensor(found[name]) else type(found[name])
             raise ModelFileError(path, f"its weights do not match its parameters ({name}: "
                                        f"{got} in the file, {tuple(tensor.shape)} expected)")
+        if torch.is_tensor(tensor) and found[name].is_floating_point() and \
+                not torch.isfinite(found[name]).all():  # save() never writes these
+            raise ModelFileError(path, f"its weights hold NaN or infinity ({name})")

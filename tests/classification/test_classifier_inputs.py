@@ -122,6 +122,16 @@ def test_bad_training_input(mutate, match):
         BandLimitedFCN(**FAST).fit(X_bad, y_bad)
 
 
+def test_predictions_from_overflowing_outputs_are_an_error_not_the_first_class():
+    X, y = make_panel()
+    est = BandLimitedFCN(**FAST).fit(X, y)
+    huge = X.copy()
+    huge[3] *= 1e38
+    with pytest.raises(ValueError, match=r"outputs are not finite for 1 sample\(s\) \(the first: "
+                                         r"3; largest input magnitude [0-9.]+e\+38\)"):
+        est.predict(huge)
+
+
 def test_values_at_the_edge_of_float32_are_accepted_and_kept():
     X, y = make_panel()
     X[0, 0, 0] = float(np.finfo(np.float32).max)

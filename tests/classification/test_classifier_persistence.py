@@ -129,6 +129,10 @@ def _drop_classes(payload):
     payload["meta"] = json.dumps(meta)
 
 
+def _poison_weight(payload):
+    payload["state_dict"]["head.bias"][0] = float("nan")
+
+
 def _shrink_weight(payload):
     payload["state_dict"]["blocks.1.conv.weight"] = torch.zeros(2, 2, 2)
 
@@ -148,6 +152,8 @@ def _shrink_weight(payload):
      "holds a Other, not a BandLimitedFCN"),
     (lambda data, path: _changed_payload(path, _set_meta("n_channels", 10**9)),
      r"weights do not match its parameters \(blocks.0.conv.weight: \(4, 2, 8\) in the file"),
+    (lambda data, path: _changed_payload(path, _poison_weight),
+     r"its weights hold NaN or infinity \(head.bias\)"),
     (lambda data, path: _changed_payload(path, _shrink_weight),
      r"blocks.1.conv.weight: \(2, 2, 2\) in the file, \(8, 4, 5\) expected"),
     (lambda data, path: _changed_payload(path, _set_meta("params", {"filters": [4, -1, 4]})),
