@@ -79,6 +79,9 @@ class ResultStore:
 
     def __init__(self, path: str | os.PathLike, *, create: bool = True):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path} is a folder; a results store is a file, e.g. "
+                                    f"{self.path / 'results.sqlite'}")
         if not create and not self.path.is_file():
             raise FileNotFoundError(f"no results store at {self.path}; create one with "
                                     f"`bandts evaluate --store {self.path}`")

@@ -270,6 +270,9 @@ def test_a_sqlite_database_of_something_else_is_refused_and_left_unchanged(tmp_p
 
 
 def test_an_unwritable_location_is_an_os_error_naming_the_store(tmp_path):
+    for create in (True, False):
+        with pytest.raises(IsADirectoryError, match="is a folder; a results store is a file"):
+            ResultStore(tmp_path, create=create)
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with pytest.raises(OSError, match="cannot create the results store .*a-file/r.sqlite"):
