@@ -69,6 +69,8 @@ class Owner:
         started = _start_time(self.pid)
         if started is not None:
             return started != self.started
+        if os.name == "nt":  # os.kill would terminate the process there: rely on the lease
+            return False
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
