@@ -214,12 +214,22 @@ def _estimator_from(cls, meta: dict, state: dict, path):
     return estimator
 
 
+def _is_plain_state(found, expected: dict) -> bool:
+    return isinstance(found, dict) and set(found) == set(expected) and all(
+        value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                          and np.isfinite(value)) for value in found.values())
+
+
 def _check_shapes(expected: dict, found: dict, path) -> None:
     if set(expected) != set(found):
         difference = sorted(set(expected) ^ set(found))
         raise ModelFileError(path, f"its weights do not match its parameters ({difference[:3]} "
                                    "in one but not the other)")
     for name, tensor in expected.items():
+        if isinstance(tensor, dict) and not _is_plain_state(found[name], tensor):
+            # a layer's extra state, e.g. {"frozen_cut": None or a fraction}
+            raise ModelFileError(path, f"its layer state {name} is {found[name]!r}, expected "
+                                       f"numbers or None under the keys {sorted(tensor)}")
         if torch.is_tensor(tensor) and (not torch.is_tensor(found[name])
                                         or found[name].shape != tensor.shape):
             got = tuple(found[name].shape) if torch.is_tensor(found[name]) else type(found[name])

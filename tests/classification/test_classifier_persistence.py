@@ -129,6 +129,10 @@ def _drop_classes(payload):
     payload["meta"] = json.dumps(meta)
 
 
+def _bad_layer_state(payload):
+    payload["state_dict"]["blocks.0.conv._extra_state"] = {"frozen_cut": [1, 2]}
+
+
 def _poison_weight(payload):
     payload["state_dict"]["head.bias"][0] = float("nan")
 
@@ -152,6 +156,8 @@ def _shrink_weight(payload):
      "holds a Other, not a BandLimitedFCN"),
     (lambda data, path: _changed_payload(path, _set_meta("n_channels", 10**9)),
      r"weights do not match its parameters \(blocks.0.conv.weight: \(4, 2, 8\) in the file"),
+    (lambda data, path: _changed_payload(path, _bad_layer_state),
+     r"its layer state blocks.0.conv._extra_state is \{'frozen_cut': \[1, 2\]\}"),
     (lambda data, path: _changed_payload(path, _poison_weight),
      r"its weights hold NaN or infinity \(head.bias\)"),
     (lambda data, path: _changed_payload(path, _shrink_weight),
