@@ -97,7 +97,8 @@ def load(cls, path):
     Raises:
         FileNotFoundError: there is no file at ``path``.
         ModelFileError: the file is not a bandts model file (empty, damaged, another format),
-            was written by another format version, or holds another class.
+            was written by another format version, holds another class, or its contents
+            contradict each other (metadata, parameters, weights).
     """
     payload = _read_payload(path)
     try:
@@ -207,7 +208,7 @@ def _estimator_from(cls, meta: dict, state: dict, path):
     # otherwise ask for a network of any size.
     with torch.device("meta"):
         skeleton = estimator._build_model(estimator.n_channels_, n_classes)
-    _check_shapes(skeleton.state_dict(), state, path)
+    _check_state(skeleton.state_dict(), state, path)
     model = estimator._build_model(estimator.n_channels_, n_classes)
     model.load_state_dict(state)
     estimator.model_ = model.eval()
@@ -220,7 +221,10 @@ def _is_plain_state(found, expected: dict) -> bool:
                           and np.isfinite(value)) for value in found.values())
 
 
-def _check_shapes(expected: dict, found: dict, path) -> None:
+def _check_state(expected: dict, found: dict, path) -> None:
+    """ModelFileError unless ``found`` (the file's state dict) has the entries of ``expected``
+    (a network built from the file's parameters), with tensors of their shapes holding finite
+    values, and layer states of numbers or None."""
     if set(expected) != set(found):
         difference = sorted(set(expected) ^ set(found))
         raise ModelFileError(path, f"its weights do not match its parameters ({difference[:3]} "
