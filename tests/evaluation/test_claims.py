@@ -117,25 +117,26 @@ def test_a_claim_whose_heartbeat_is_older_than_the_lease_is_taken(tmp_path):
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
-def test_workers_busy_with_a_fit_stop_within_two_seconds_of_a_sigkill_of_their_driver(tmp_path):
+def test_workers_busy_with_a_fit_stop_within_two_seconds_of_a_sigkill_and_the_grid_resumes(
+        tmp_path):
     store = tmp_path / "r.sqlite"
     started = tmp_path / "started.log"
     code = (f"import sys, functools; sys.path.insert(0, {TESTS!r})\n"
             "from test_claims import GRID\n"
-            "from fake_fits import logged_slow_rows\n"
+            "from fake_fits import first_fast_then_sleeping\n"
             "from bandts.evaluation.runner import run_grid\n"
             "from bandts.evaluation.store import ResultStore\n"
             f"with ResultStore({str(store)!r}) as store:\n"
             "    run_grid(GRID, store, n_jobs=2, progress=False, check_parameters=False,\n"
             "             fit_and_score=functools.partial(\n"
-            f"        logged_slow_rows, log={str(started)!r}, seconds=120))\n")
+            f"                 first_fast_then_sleeping, log={str(started)!r}))\n")
     driver = _python(code)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (
-            not started.exists() or len(started.read_text().splitlines()) < 2):
+    while time.monotonic() < deadline and (  # D0's two fits done, two 120 s fits running
+            not started.exists() or len(started.read_text().splitlines()) < 4):
         time.sleep(0.05)
     workers = [pid for pid in children(driver.pid) if alive(pid)]
-    assert len(started.read_text().splitlines()) == 2  # both workers are inside a 120 s fit
+    assert len(started.read_text().splitlines()) == 4
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait(timeout=30)
     killed = time.monotonic()
@@ -144,6 +145,12 @@ def test_workers_busy_with_a_fit_stop_within_two_seconds_of_a_sigkill_of_their_d
     lived_on = time.monotonic() - killed
     assert not any(alive(pid) for pid in workers)
     assert lived_on < 2.0, f"workers lived {lived_on:.1f} s after their driver"
+    # The killed driver's claims do not block a new run, which does only what is missing.
+    with ResultStore(store) as opened:
+        assert opened.finished_keys() == {key for task in GRID.tasks()[:2] for key in task.keys()}
+        summary = run_grid(GRID, opened, fit_and_score=fake_rows, progress=False)
+        assert summary.tasks_run == len(GRID.tasks()) - 2 and summary.tasks_elsewhere == 0
+        assert opened.finished_keys() == set(GRID.keys()) and len(opened) == len(GRID.keys())
 
 
 class _StoreFailingOnWrite(ResultStore):

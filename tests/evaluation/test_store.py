@@ -17,7 +17,6 @@ import pytest
 from bandts.evaluation.grid import Configuration, EvaluationGrid, InferenceSetting, RowKey
 from bandts.evaluation.runner import run_grid
 from bandts.evaluation.store import COLUMNS, ROW_COLUMNS, ResultStore
-from processes import alive, children
 
 CONFIG = Configuration("c=0.5", {"compress_rate": 0.5, "n_epochs": 3})
 
@@ -217,39 +216,6 @@ def test_a_grid_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path)
     assert len(merged) == len(before)
     assert (merged.finished_at_0 == merged.finished_at_1).all()
     assert set(ROW_COLUMNS) < set(after.columns)
-
-
-def run_kill_grid_in_workers(path):
-    """Entry point of a killed subprocess whose fits run in two joblib worker processes."""
-    with ResultStore(path) as store:
-        run_grid(KILL_GRID, store, fit_and_score=slow_rows, n_jobs=2, progress=False,
-                 check_parameters=False)
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
-def test_workers_of_a_driver_killed_with_sigkill_stop_and_the_grid_resumes(tmp_path):
-    path = tmp_path / "killed.sqlite"
-    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            f"import test_store; test_store.run_kill_grid_in_workers({str(path)!r})")
-    process = subprocess.Popen([sys.executable, "-c", code],
-                               env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    deadline = time.monotonic() + 90
-    while _count_rows(path) < 4 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    workers = children(process.pid)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-    assert len(workers) >= 2  # the loky workers (and its resource trackers)
-    deadline = time.monotonic() + 30
-    while any(alive(c) for c in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(alive(c) for c in workers)
-    before = _count_rows(path)
-    assert 4 <= before < len(KILL_GRID.keys())
-    with ResultStore(path) as store:
-        summary = run_grid(KILL_GRID, store, fit_and_score=deterministic_rows, progress=False)
-        assert summary.rows_written == len(KILL_GRID.keys()) - before
-        assert store.finished_keys() == set(KILL_GRID.keys())
 
 
 # --- files that are not (writable) stores ----------------------------------------------------------
