@@ -224,6 +224,10 @@ def read_ts(path: Path) -> RawSplit:
     frame, lowered_labels = result
     lines = list(_data_lines(path, text))
     labels = [line.rpartition(":")[2].strip() for _, line in lines]
+    unlabelled = [number for (number, _), label in zip(lines, labels) if not label]
+    if unlabelled:
+        raise MalformedDatasetError(path, "the class label (after the last ':') is missing.",
+                                    unlabelled[0])
     if [label.lower() for label in labels] != [str(label) for label in lowered_labels]:
         raise MalformedDatasetError(
             path, "could not match the class labels at the ends of the data lines with the "

@@ -230,6 +230,7 @@ def test_values_near_the_float64_maximum_are_z_normalised_not_zeroed(tmp_path):
         (["?,?:a", "1.0,2.0:b"],
          r"Bad_TRAIN.ts, line 10: a channel of this series has no observed"),
         (["1.0,2.0:a", "1.0,inf:b"], r"Bad_TRAIN.ts, line 11: the series has an infinite value"),
+        (["1.0,2.0:a", "1.0,2.0:"], r"Bad_TRAIN.ts, line 11: the class label .* is missing"),
     ],
 )
 def test_malformed_ts_files_name_file_and_line(tmp_path, data_lines, message):
