@@ -6,7 +6,15 @@ Layers: ``bandts.functional`` (band-limited conv1d / conv2d) and ``bandts.nn`` (
 statistics and CD diagrams: ``bandts.evaluation``; command line: ``bandts --help``.
 """
 
-from bandts.classification import BandLimitedFCN
-
 __version__ = "0.1.0"
 __all__ = ["BandLimitedFCN", "__version__"]
+
+
+def __getattr__(name):
+    # BandLimitedFCN is imported on first use: importing torch and scikit-learn takes seconds,
+    # which every `bandts` command that needs neither (datasets, rank, export) would pay.
+    if name == "BandLimitedFCN":
+        from bandts.classification import BandLimitedFCN
+
+        return BandLimitedFCN
+    raise AttributeError(f"module 'bandts' has no attribute {name!r}")

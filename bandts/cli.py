@@ -1,9 +1,10 @@
 """The ``bandts`` command line: datasets, fit, evaluate, rank, plot, report, export, main.
 
-Every subcommand has ``--help``. A user mistake (bad option value, unknown dataset, missing store)
-prints one line ``bandts <command>: error: ...`` on stderr and exits with status 2; ``bandts
---debug <command>`` shows the traceback instead. ``evaluate`` and ``main`` exit with 1 when some
-runs failed (their errors are in the store) and 0 otherwise.
+Every subcommand has ``--help``. A user mistake (bad option value, unknown dataset, missing,
+damaged or unwritable store or file) prints one line ``bandts <command>: error: ...`` on stderr
+and exits with status 2; ``bandts --debug <command>`` shows the traceback instead. ``evaluate``
+and ``main`` exit with 1 when some runs failed (their errors are in the store) and 0 otherwise.
+Output cut short by its reader (``| head``) ends quietly with status 141, as if by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import argparse
 import difflib
 import functools
 import json
+import os
+import re
+import sqlite3
 import sys
 from typing import Sequence
 
@@ -19,7 +23,11 @@ from bandts.models import CONV_KINDS
 
 EXIT_USAGE = 2
 EXIT_RUNS_FAILED = 1
+# What a shell reports for a process killed by SIGPIPE (128 + 13), e.g. `bandts rank | head -1`.
+EXIT_BROKEN_PIPE = 141
 DEFAULT_STORE = "bandts-results.sqlite"
+# --param text values that need no JSON quotes: plain words such as fcn, cpu, cuda:0.
+_PLAIN_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]*")
 
 
 class UsageError(Exception):
@@ -99,15 +107,24 @@ def _alpha(text: str) -> float:
 
 
 def _param(text: str) -> tuple[str, object]:
-    """KEY=VALUE with VALUE parsed as JSON when it is JSON (numbers, lists, null), else text."""
+    """KEY=VALUE with VALUE parsed as JSON (numbers, lists, null, "quoted text"), or a plain word
+    (letters, digits, ``_.:-``, not starting with a digit) taken as text.
+
+    Anything else is an error rather than text: ``filters=[8,8`` (a typo in JSON) would
+    otherwise reach the estimator as the string "[8,8".
+    """
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"--param takes KEY=VALUE, got {text!r}")
     try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value
-    return key.strip(), parsed
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError as error:
+        if _PLAIN_WORD.fullmatch(value):
+            return key.strip(), value
+        raise argparse.ArgumentTypeError(
+            f"--param {key.strip()}: {value!r} is neither JSON ({error.msg} at character "
+            f"{error.pos + 1}) nor a plain word; write numbers and lists as JSON (e.g. "
+            "filters=[64,128,64]) and other text in JSON quotes") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -139,10 +156,11 @@ def _estimator_params(args) -> dict:
 
 def _check_datasets(names: Sequence[str], root) -> None:
     from bandts.datasets import list_ucr_datasets
+    from bandts.datasets.sources import other_archive_name
 
     available = set(list_ucr_datasets(root)["name"])
     for name in names:
-        if name not in available:
+        if name not in available and other_archive_name(name) not in available:
             close = difflib.get_close_matches(name, sorted(available), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else "; see `bandts datasets`"
             raise UsageError(f"unknown dataset {name!r}{hint}")
@@ -207,8 +225,10 @@ def _evaluate_grid(args):
 
 
 def _run_and_print(grid, store_path, args, fit_function) -> int:
-    from bandts.evaluation.runner import run_grid
+    from bandts.evaluation.runner import check_estimator_parameters, run_grid
 
+    # Before the store is created: a typo such as batch_size=0 leaves no file behind.
+    check_estimator_parameters(grid.configurations, check_device=args.dask_scheduler is None)
     with _open_store(store_path, create=True) as store:
         summary = run_grid(grid, store, fit_and_score=fit_function, n_jobs=args.jobs,
                            dask_scheduler=args.dask_scheduler, retry_errors=not args.keep_errors,
@@ -219,7 +239,9 @@ def _run_and_print(grid, store_path, args, fit_function) -> int:
             store.to_parquet(args.parquet)
     print(f"{summary.tasks_run} of {summary.tasks_total} fits run in {summary.seconds:.0f} s, "
           f"{summary.rows_written} rows written to {store_path}"
-          + (f", {summary.rows_failed} failed" if summary.rows_failed else ""))
+          + (f", {summary.rows_failed} failed" if summary.rows_failed else "")
+          + (f"; {summary.tasks_elsewhere} left to or done by another run on the same store"
+             if summary.tasks_elsewhere else ""))
     return EXIT_RUNS_FAILED if summary.rows_failed else 0
 
 
@@ -344,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("evaluate", help="run a grid of datasets x compress rates x seeds",
                             description="Fit one model per dataset, training compress rate and "
                                         "seed, score each at every inference rate, and store the "
-                                        "rows; a rerun skips what the store already holds.")
+                                        "rows; a rerun skips what the store already holds, and "
+                                        "runs sharing one store split its fits.")
     p.add_argument("--datasets", nargs="+", required=True, metavar="NAME")
     p.add_argument("--compress-rates", type=_compress_rate, nargs="+", default=[0.0, 0.5, 0.75],
                    metavar="R", help="training compress rates (default 0 0.5 0.75)")
@@ -395,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parquet", metavar="PATH")
     p.set_defaults(run=_cmd_export)
 
-    p = commands.add_parser("main", help="the default evaluation (about 10 minutes on 2 CPUs)",
+    p = commands.add_parser("main", help="the default evaluation (under 5 minutes on 2 CPUs)",
                             description="Run the default evaluation (embedded UCR datasets, "
                                         "compress rates 0, 0.5, 0.75 for training and inference, "
                                         "a direct-convolution baseline) and leave the store, CSV, "
@@ -420,7 +443,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         command = error.prog or command
         message = str(error)
-    except (ValueError, OSError, ImportError) as error:  # bad values, missing files, missing extras
+    except BrokenPipeError as error:
+        if _stdout_reader_gone():
+            return _broken_pipe()
+        if debug:
+            raise
+        message = str(error)
+    except (ValueError, OSError, ImportError, sqlite3.Error) as error:
+        # bad values, missing or damaged files, unwritable places, missing extras
         if debug:
             raise
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -429,6 +459,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     print(f"{command}: error: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has exited (a broken pipe elsewhere, e.g. to a
+    worker, is an error to report); True when stdout cannot be polled."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
+
+
+def _broken_pipe() -> int:
+    """The reader of our output went away (``bandts rank | head -1``): stop quietly.
+
+    stdout is pointed at /dev/null so that Python's flush at exit does not fail a second time.
+    """
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no file descriptor (e.g. replaced in tests)
+        return EXIT_BROKEN_PIPE
+    os.dup2(os.open(os.devnull, os.O_WRONLY), descriptor)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ import torch
 # imported by tests in its subfolders.
 sys.path.insert(0, str(Path(__file__).parent))
 
+from fuzzing import register_profiles  # noqa: E402  (needs the path above)
+
+register_profiles()  # hypothesis profiles "ci" (default) and "fuzz" (--hypothesis-profile=fuzz)
+
 
 def pytest_sessionfinish(session, exitstatus):
     # A run that collected no test must fail, not pass silently (pytest's exit code 5).

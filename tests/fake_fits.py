@@ -21,3 +21,28 @@ def failing_on_beef(task):
     if task.dataset == "Beef":
         raise RuntimeError("Beef is off the menu")
     return fake_rows(task)
+
+
+def logged_slow_rows(task, log, seconds=0.2):
+    """fake_rows after ``seconds``, appending "dataset/config/seed pid" to the file ``log`` first
+    (to see which process ran which fit)."""
+    import os
+    import time
+
+    with open(log, "a") as file:
+        file.write(f"{task.dataset}/{task.configuration.name}/{task.seed} {os.getpid()}\n")
+    time.sleep(seconds)
+    return fake_rows(task)
+
+
+def sleeping_rows(task, seconds=120.0):
+    """fake_rows after a long sleep: a fit still running when its driver is killed."""
+    import time
+
+    time.sleep(seconds)
+    return fake_rows(task)
+
+
+def first_fast_then_sleeping(task, log):
+    """logged_slow_rows: at once for dataset "D0", after 120 s for the others."""
+    return logged_slow_rows(task, log, seconds=0.0 if task.dataset == "D0" else 120.0)

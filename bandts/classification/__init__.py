@@ -6,5 +6,6 @@ classifier lives in ``bandts.sktime`` so that importing bandts does not import s
 """
 
 from bandts.classification.estimator import BandLimitedFCN
+from bandts.classification.persistence import ModelFileError
 
-__all__ = ["BandLimitedFCN"]
+__all__ = ["BandLimitedFCN", "ModelFileError"]

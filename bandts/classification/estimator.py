@@ -299,7 +299,14 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
         with band_applied(model, self._inference_band()), torch.no_grad():
             chunks = [model(torch.from_numpy(chunk).to(device))
                       for chunk in np.array_split(X, max(1, -(-len(X) // PREDICT_BATCH_SIZE)))]
-        return torch.cat(chunks).double().cpu()
+        logits = torch.cat(chunks).double().cpu()
+        broken = torch.nonzero(~torch.isfinite(logits).all(dim=1)).flatten()
+        if len(broken):  # NaN would be predicted as the first class
+            raise ValueError(f"the network's outputs are not finite for {len(broken)} sample(s) "
+                             f"(the first: {int(broken[0])}; largest input magnitude "
+                             f"{float(np.abs(X).max()):.3g}): float32 overflows on large inputs; "
+                             "rescale X as for training")
+        return logits
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n, n_classes), columns ordered as ``classes_``."""

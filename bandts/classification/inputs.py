@@ -64,7 +64,7 @@ def validate_X(estimator, X, *, reset: bool, spatial_dims: int) -> np.ndarray:
     """
     if _is_sktime_panel_frame(X):
         X = _panel_frame_to_numpy3d(X)
-    elif isinstance(X, (list, tuple)):
+    elif isinstance(X, (list, tuple)) or _is_array_of_series(X):
         X = _sequence_to_array(X)
     ndim = getattr(X, "ndim", None) if not isinstance(X, pd.DataFrame) else 2
     name = type(estimator).__name__
@@ -99,7 +99,31 @@ def validate_X(estimator, X, *, reset: bool, spatial_dims: int) -> np.ndarray:
         estimator.spatial_shape_ = tuple(int(s) for s in X.shape[2:])
     else:
         _check_matches_fit(estimator, X)
-    return np.ascontiguousarray(X, dtype=np.float32)
+    return _as_float32(X, name)
+
+
+def _is_array_of_series(X) -> bool:
+    """An object ndarray whose items are series (e.g. ``np.array(list_of_series, dtype=object)``
+    for series of different lengths), which numpy cannot cast to numbers."""
+    return (isinstance(X, np.ndarray) and X.dtype == object and X.size > 0
+            and isinstance(X.flat[0], (np.ndarray, list, tuple, pd.Series)))
+
+
+def _as_float32(X: np.ndarray, name: str) -> np.ndarray:
+    """X as a contiguous float32 array; ValueError if a value is beyond float32's range.
+
+    The checks before run in float64, where 1e39 is finite; in float32 it would be inf and
+    training would run on NaN losses to a constant prediction.
+    """
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(converted).all():
+        largest = float(np.max(np.abs(X)))
+        raise ValueError(
+            f"X has values beyond float32's range (largest magnitude {largest:.3g} > "
+            f"{float(np.finfo(np.float32).max):.3g}); {name} computes in float32: rescale X, "
+            "e.g. z-normalise each series (bandts.datasets.load_ucr does by default)")
+    return converted
 
 
 def _check_matches_fit(estimator, X: np.ndarray) -> None:

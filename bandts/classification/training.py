@@ -154,6 +154,13 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, recipe: Recipe,
             if n_iter_no_change is not None and stale >= n_iter_no_change:
                 break
     progress.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if best_state is None:
+        # NaN never compares below the best loss: every epoch diverged, and the network would
+        # predict one class for everything.
+        raise ValueError(
+            f"training failed: the loss was not finite in any epoch (epoch 1: "
+            f"{history[0]['loss']}); the largest input magnitude is "
+            f"{float(X.abs().max()):.3g}, and float32 overflows on large inputs: rescale X "
+            "(e.g. z-normalise each series) or lower learning_rate")
+    model.load_state_dict(best_state)
     return TrainingResult(history=history, n_epochs=len(history), saved_bytes=dict(saved_bytes))

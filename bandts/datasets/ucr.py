@@ -19,6 +19,7 @@ from bandts.datasets.errors import DatasetNotFoundError, MalformedDatasetError
 from bandts.datasets.errors import UnseenTestLabelWarning
 from bandts.datasets.labels import type_labels, unseen_test_labels
 from bandts.datasets.readers import RawSplit, read_split
+from bandts.datasets.shapes import scan_delimited, scan_ts
 from bandts.datasets.sources import (
     DatasetLocation,
     SearchDirectory,
@@ -45,9 +46,8 @@ def _read_both(location: DatasetLocation) -> tuple[RawSplit, RawSplit]:
     test = read_split(location.test, location.format)
     if train.values.shape[1] != test.values.shape[1]:
         raise MalformedDatasetError(
-            f"{location.train} has {train.values.shape[1]} channel(s) but {location.test} has "
-            f"{test.values.shape[1]}; both splits must have the same channels."
-        )
+            location.test, f"{test.values.shape[1]} channel(s), but {location.train} has "
+            f"{train.values.shape[1]}; both splits must have the same channels.")
     return train, test
 
 
@@ -56,10 +56,9 @@ def _check_series(raw: RawSplit, missing: str) -> None:
     unobserved = np.flatnonzero(preprocessing.rows_with_unobserved_channel(raw.values, raw.lengths))
     if unobserved.size:
         raise MalformedDatasetError(
-            f"{raw.path}, line {raw.line_of(unobserved[0])}: a channel of this series has no "
-            f"observed value, so its missing values cannot be filled ({unobserved.size} such "
-            "series in the file)."
-        )
+            raw.path, f"a channel of this series has no observed value, so its missing values "
+            f"cannot be filled ({unobserved.size} such series in the file).",
+            raw.line_of(unobserved[0]))
     gaps = np.flatnonzero(preprocessing.rows_with_missing(raw.values, raw.lengths))
     if gaps.size and missing == "error":
         raise ValueError(
@@ -176,10 +175,29 @@ def load_ucr(
     return loaded
 
 
+def _split_facts(location: DatasetLocation) -> list[tuple[np.ndarray, np.ndarray, int, bool]]:
+    """(lengths, labels, channels, has missing values) of the train and the test split.
+
+    Plain files are sized from their line structure (:mod:`bandts.datasets.shapes`); anything
+    else is read in full.
+    """
+    if location.format == "ts":
+        scans = [scan_ts(location.train), scan_ts(location.test)]
+    else:
+        scans = [scan_delimited(path) for path in (location.train, location.test)]
+        scans = [scan and (scan[0], scan[1], 1, scan[2]) for scan in scans]
+    if all(scan is not None for scan in scans) and scans[0][2] == scans[1][2]:
+        return scans
+    return [(raw.lengths, raw.labels, int(raw.values.shape[1]),
+             bool(preprocessing.rows_with_missing(raw.values, raw.lengths).any()))
+            for raw in _read_both(location)]
+
+
 def _metadata(location: DatasetLocation) -> dict:
-    train, test = _read_both(location)
-    y_train, y_test = type_labels(train.labels, test.labels)
-    lengths = np.concatenate([train.lengths, test.lengths])
+    (train_lengths, train_labels, channels, train_missing), (test_lengths, test_labels, _,
+                                                             test_missing) = _split_facts(location)
+    y_train, y_test = type_labels(train_labels, test_labels)
+    lengths = np.concatenate([train_lengths, test_lengths])
     classes = np.unique(y_train)
     return {
         "name": location.name,
@@ -188,14 +206,11 @@ def _metadata(location: DatasetLocation) -> dict:
         "length": int(lengths.max()),
         "min_length": int(lengths.min()),
         "equal_length": bool(lengths.min() == lengths.max()),
-        "missing_values": bool(
-            preprocessing.rows_with_missing(train.values, train.lengths).any()
-            or preprocessing.rows_with_missing(test.values, test.lengths).any()
-        ),
+        "missing_values": train_missing or test_missing,
         "n_classes": len(classes),
         "classes": classes.tolist(),
         "unseen_test_labels": unseen_test_labels(y_train, y_test),
-        "n_channels": int(train.values.shape[1]),
+        "n_channels": channels,
         "source": location.source,
         "location": str(location.directory),
         "format": location.format,

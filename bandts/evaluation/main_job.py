@@ -2,7 +2,8 @@
 
 Small embedded UCR datasets, the paper's FCN and training recipe with fewer epochs, training at
 compress rates 0, 0.5 and 0.75, every model scored at inference rates 0, 0.5 and 0.75, and a
-direct-convolution baseline. About 10 minutes on 2 CPU cores; rerunning resumes from the store.
+direct-convolution baseline. Under 5 minutes on 2 CPU cores (the README gives the measurement);
+rerunning resumes from the store.
 """
 
 from __future__ import annotations

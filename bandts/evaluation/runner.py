@@ -3,29 +3,31 @@
 The unit of work is a :class:`~bandts.evaluation.grid.FitTask`: fit one model and score it under
 its inference settings. Workers only compute and return rows; the driver alone writes the store,
 one transaction per task, as soon as the task comes back. A task that raises is recorded as
-``status="error"`` rows carrying the error, and the grid goes on.
+``status="error"`` rows carrying the error, and the grid goes on. Each fit is claimed in the
+store before it starts, so drivers sharing a store share its grid.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import platform
 import sys
 import time
 import traceback
 import warnings
+from collections import deque
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from bandts.evaluation.grid import EvaluationGrid, FitTask
+from bandts.evaluation.claims import LEASE_SECONDS, Heartbeat, Owner
+from bandts.evaluation.executors import DaskExecutor, FitAndScore, LokyExecutor, SerialExecutor
+from bandts.evaluation.grid import Configuration, EvaluationGrid, FitTask
 from bandts.evaluation.store import ROW_COLUMNS, ResultStore
 
-FitAndScore = Callable[[FitTask], Sequence[dict]]
 _METRIC_COLUMNS = ("accuracy", "balanced_accuracy", "fit_seconds", "predict_seconds", "epochs",
                    "kept_bins", "saved_bytes", "saved_bytes_per_layer")
 
@@ -98,6 +100,26 @@ def fit_and_score_task(task: FitTask, *, root: str | None = None) -> list[dict]:
     return rows
 
 
+def check_estimator_parameters(configurations: Sequence[Configuration], *,
+                               check_device: bool = True) -> None:
+    """Raise ValueError naming the first configuration whose parameters BandLimitedFCN refuses.
+
+    Run before any fit, so that a typo such as ``batch_size=0`` stops the run at once instead of
+    failing every fit. ``check_device=False`` skips the check that a CUDA device exists here (the
+    fits may run on other machines, e.g. a Dask cluster).
+    """
+    from bandts.classification import BandLimitedFCN
+
+    for configuration in configurations:
+        params = dict(configuration.params)
+        if not check_device and str(params.get("device", "")).startswith("cuda"):
+            params["device"] = "cpu"
+        try:
+            BandLimitedFCN(**params, random_state=0)._check_params()
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"configuration {configuration.name!r}: {error}") from None
+
+
 def error_rows(task: FitTask, error: BaseException) -> list[dict]:
     """Rows recording that ``task`` failed with ``error`` (metrics empty, full traceback kept)."""
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__)).strip()
@@ -135,16 +157,22 @@ class RunSummary:
     rows_written: int
     rows_failed: int     # rows written with status "error"
     seconds: float
+    tasks_elsewhere: int = 0  # fits left to or finished by another driver sharing the store
 
 
 def run_grid(grid: EvaluationGrid, store: ResultStore, *, fit_and_score: FitAndScore = fit_and_score_task,
              n_jobs: int = 1, dask_scheduler: Any = None, retry_errors: bool = True,
-             progress: bool = True) -> RunSummary:
+             progress: bool = True, check_parameters: bool = True,
+             lease: float = LEASE_SECONDS) -> RunSummary:
     """Run every fit of ``grid`` that ``store`` does not hold yet and commit each as it finishes.
+
+    Several drivers (processes, machines sharing the file) may run the same grid into one store
+    at once: each claims a fit before starting it and skips fits that another live driver holds
+    (:mod:`bandts.evaluation.claims`), so they share the work.
 
     Args:
         grid: the evaluation grid.
-        store: where rows go; only this (driver) process writes it.
+        store: where rows go; only the driver process writes it.
         fit_and_score: fits and scores one task and returns its rows (default: the real
             BandLimitedFCN on a UCR dataset). Must be picklable for ``n_jobs != 1`` and Dask.
         n_jobs: joblib worker processes (``-1``: one per CPU); 1 runs in this process.
@@ -152,86 +180,91 @@ def run_grid(grid: EvaluationGrid, store: ResultStore, *, fit_and_score: FitAndS
             ``distributed.Client``; the tasks then run on that cluster and ``n_jobs`` is ignored.
         retry_errors: rerun keys whose stored row is an error (True) or keep them (False).
         progress: show a tqdm progress bar over the fits.
+        check_parameters: check every configuration's BandLimitedFCN parameters before any fit
+            (False for a ``fit_and_score`` that trains something else).
+        lease: seconds after which a claim whose driver stopped renewing it may be taken over.
 
     Raises:
-        ValueError: the store holds one of the grid's configuration names with other parameters.
+        ValueError: a configuration's parameters are invalid, or the store holds one of the
+            grid's configuration names with other parameters.
     """
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1 (all CPUs), got {n_jobs!r}")
     start = time.perf_counter()
+    if check_parameters:
+        check_estimator_parameters(grid.configurations, check_device=dask_scheduler is None)
     store.check_configurations(grid.configurations)
+    store.discard_superseded_errors(grid.configurations)
     tasks_total = len(grid.tasks())
     pending = grid.pending(store.finished_keys(include_errors=not retry_errors))
-    written = failed = 0
+    owner = Owner.this_process()
     with tqdm(total=len(pending), desc="bandts evaluate", unit="fit", disable=not progress,
-              dynamic_ncols=True) as bar:
+              dynamic_ncols=True) as bar, Heartbeat(store.path, owner, lease / 10):
         if tasks_total > len(pending):
             bar.write(f"{tasks_total - len(pending)} of {tasks_total} fits already in {store.path}",
                       file=sys.stderr)
-        for task, rows in _execute(fit_and_score, pending, n_jobs, dask_scheduler):
-            written += store.write(rows)
-            errors = [r for r in rows if r["status"] == "error"]
-            failed += len(errors)
-            if errors:
-                last_line = errors[0]["error"].strip().splitlines()[-1]
-                bar.write(f"error in {task.describe()}: {last_line}", file=sys.stderr)
-            else:
-                first = rows[0]
-                bar.set_postfix_str(f"{task.describe()}: accuracy {first['accuracy']:.3f} at "
-                                    f"{first['inference']}", refresh=False)
-            bar.update(1)
-    return RunSummary(tasks_total, len(pending), written, failed, time.perf_counter() - start)
+        executor = _executor(fit_and_score, n_jobs, dask_scheduler)
+        aborted = True
+        try:
+            counts = _run_claimed(pending, store, executor, owner, bar,
+                                  include_errors=not retry_errors, lease=lease)
+            aborted = False
+        finally:
+            executor.close(aborted)
+            store.release(owner)
+    return RunSummary(tasks_total, counts["run"], counts["written"], counts["failed"],
+                      time.perf_counter() - start, counts["elsewhere"])
 
 
-def _execute(fit_and_score: FitAndScore, tasks: list[FitTask], n_jobs: int,
-             dask_scheduler: Any) -> Iterator[tuple[FitTask, list[dict]]]:
-    """Yield (task, rows) in the order the tasks finish."""
-    if not tasks:
-        return
+def _executor(fit_and_score: FitAndScore, n_jobs: int, dask_scheduler: Any):
     if dask_scheduler is not None:
-        yield from _execute_dask(fit_and_score, tasks, dask_scheduler)
-    elif n_jobs == 1:
-        for task in tasks:
-            yield task, run_task(fit_and_score, task)
-    else:
-        from joblib import Parallel, delayed
-
-        # Each call returns its task with its rows, so unordered results stay attributable.
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        driver = os.getpid()
-        yield from parallel(delayed(_run_task_pair)(fit_and_score, task, driver) for task in tasks)
+        return DaskExecutor(run_task, fit_and_score, dask_scheduler, error_rows)
+    if n_jobs == 1:
+        return SerialExecutor(run_task, fit_and_score)
+    return LokyExecutor(run_task, fit_and_score, n_jobs, error_rows)
 
 
-def _run_task_pair(fit_and_score: FitAndScore, task: FitTask,
-                   driver: int) -> tuple[FitTask, list[dict]]:
-    """Run a task in a joblib worker process, unless the driver that wants its rows is gone.
+def _run_claimed(pending: list[FitTask], store: ResultStore, executor, owner: Owner, bar, *,
+                 include_errors: bool, lease: float) -> dict[str, int]:
+    """Claim, submit and record fits, keeping up to ``executor.capacity`` in flight.
 
-    A driver killed with SIGKILL cannot stop its workers, which would otherwise work through
-    every task already queued to them for nobody: a worker re-parented away from the driver
-    exits instead.
+    Fits another live driver holds are set aside and looked at once more when the rest are done
+    (that driver may have finished or died meanwhile); those still held then are left to it.
     """
-    if os.getppid() != driver and os.getpid() != driver:
-        os._exit(1)
-    return task, run_task(fit_and_score, task)
+    counts = dict.fromkeys(("run", "written", "failed", "elsewhere"), 0)
+    queue, held, in_flight = deque(pending), [], {}
+    looked_again = False
+    while queue or in_flight or (held and not looked_again):
+        if not queue and not in_flight:
+            queue, held, looked_again = deque(held), [], True
+        while queue and len(in_flight) < executor.capacity:
+            task = queue.popleft()
+            outcome, claimed = store.claim(task, owner, include_errors=include_errors, lease=lease)
+            if outcome == "claimed":
+                in_flight[executor.submit(claimed)] = claimed
+            elif outcome == "busy" and not looked_again:
+                held.append(task)
+            else:  # finished by another driver, or still held by one
+                counts["elsewhere"] += 1
+                bar.update(1)
+        for future in executor.wait(in_flight) if in_flight else ():
+            task = in_flight.pop(future)
+            rows = executor.rows(future, task)
+            counts["written"] += store.write(rows)
+            store.release(owner, task)
+            counts["run"] += 1
+            _report(bar, task, rows, counts)
+    return counts
 
 
-def _execute_dask(fit_and_score: FitAndScore, tasks: list[FitTask],
-                  scheduler: Any) -> Iterator[tuple[FitTask, list[dict]]]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ImportError("running on Dask needs distributed; install it with "
-                          "`pip install bandts[dask]`") from None
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-    try:
-        futures = {client.submit(run_task, fit_and_score, task, pure=False): task for task in tasks}
-        for future in as_completed(futures):
-            task = futures[future]
-            try:
-                rows = future.result()
-            except Exception as error:  # noqa: BLE001 - e.g. the worker died; record and go on
-                rows = error_rows(task, error)
-            yield task, rows
-    finally:
-        if client is not scheduler:
-            client.close()
+def _report(bar, task: FitTask, rows: list[dict], counts: dict[str, int]) -> None:
+    errors = [r for r in rows if r["status"] == "error"]
+    counts["failed"] += len(errors)
+    if errors:
+        last_line = errors[0]["error"].strip().splitlines()[-1]
+        bar.write(f"error in {task.describe()}: {last_line}", file=sys.stderr)
+    else:
+        first = rows[0]
+        bar.set_postfix_str(f"{task.describe()}: accuracy {first['accuracy']:.3f} at "
+                            f"{first['inference']}", refresh=False)
+    bar.update(1)

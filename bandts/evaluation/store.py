@@ -7,6 +7,12 @@ fits behind; re-running the grid skips them, so nothing is lost or duplicated.
 
 Rows that failed (``status="error"``) are kept with their error text and are replaced when the
 same key later succeeds; a successful row is never overwritten.
+
+A second table holds the claims of running drivers (:mod:`bandts.evaluation.claims`), so that
+drivers sharing a store split its grid. The store refuses a SQLite database of something else (one with tables but no bandts results),
+so that ``--store`` pointed at the wrong file changes nothing. A store in a read-only directory
+can still be read: SQLite's write-ahead log needs ``-wal`` and ``-shm`` files next to the
+database, so such a store is opened read-only (see :func:`_connect_read_only`).
 """
 
 from __future__ import annotations
@@ -14,13 +20,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from bandts.evaluation.grid import Configuration, RowKey
+from bandts.evaluation import claims
+from bandts.evaluation.grid import Configuration, FitTask, RowKey
 
 KEY_COLUMNS = ("dataset", "config", "inference", "seed")
 # Column name -> SQLite type, in the order of the results DataFrame.
@@ -62,36 +70,100 @@ class ResultStore:
 
     Raises:
         FileNotFoundError: ``create`` is False and there is no file at ``path``.
-        ValueError: the file is not a SQLite database or not a bandts results store.
+        OSError: the store cannot be created, opened or (with ``create``) written at ``path``.
+        ValueError: the file is not a SQLite database, is a SQLite database of something else,
+            or is not a bandts results store.
 
     Use as a context manager or call :meth:`close`. One object belongs to one thread.
     """
 
     def __init__(self, path: str | os.PathLike, *, create: bool = True):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path} is a folder; a results store is a file, e.g. "
+                                    f"{self.path / 'results.sqlite'}")
         if not create and not self.path.is_file():
             raise FileNotFoundError(f"no results store at {self.path}; create one with "
                                     f"`bandts evaluate --store {self.path}`")
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise OSError(f"cannot create the results store {self.path}: "
+                              f"{error.strerror or error}") from None
         try:
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA synchronous=FULL")
-            self._create_or_check_table()
+            self._connection = self._connect(create)
         except sqlite3.DatabaseError as error:
-            self._connection.close()
             raise ValueError(f"{self.path} is not a usable SQLite results store ({error})") from None
 
-    def _create_or_check_table(self):
-        columns = [row[1] for row in self._connection.execute(f"PRAGMA table_info({_TABLE})")]
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        connection = None
+        try:
+            connection = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            # Tables first: switching a database of something else to WAL would change it.
+            self._create_or_check_tables(connection, create)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            if create:  # fail now, not after the first fit, if the store cannot be written
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+        except sqlite3.OperationalError as error:
+            if connection is not None:
+                connection.close()
+            if create:
+                raise OSError(f"cannot write the results store {self.path} ({error}); is its "
+                              "folder writable?") from None
+            return self._connect_read_only(error)
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+        return connection
+
+    def _connect_read_only(self, error: sqlite3.OperationalError) -> sqlite3.Connection:
+        """A read-only connection for a store whose folder cannot hold WAL's side files.
+
+        With no ``-wal`` file every committed row is in the database file, which is opened as
+        immutable (no side files needed). A ``-wal`` file that exists may hold committed rows,
+        so it must be read through SQLite's read-only mode, which needs its ``-shm`` file.
+        """
+        wal = Path(f"{self.path}-wal")
+        mode = "ro" if wal.exists() and wal.stat().st_size else "ro&immutable=1"
+        uri = f"file:{urllib.parse.quote(str(self.path.absolute()))}?mode={mode}"
+        connection = None
+        try:
+            connection = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
+            self._create_or_check_tables(connection, create=False)
+        except BaseException as second:
+            if connection is not None:
+                connection.close()
+            if not isinstance(second, sqlite3.OperationalError):
+                raise
+            raise OSError(f"cannot read the results store {self.path} ({error}; read-only: "
+                          f"{second}); make its folder writable or copy the store (with its -wal "
+                          "and -shm files) elsewhere") from None
+        return connection
+
+    def _create_or_check_tables(self, connection: sqlite3.Connection, create: bool) -> None:
+        tables = {row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        if _TABLE not in tables and tables:
+            raise ValueError(f"{self.path} is a SQLite database of something else (tables "
+                             f"{sorted(tables)}); bandts keeps its results in a database of its "
+                             "own: give another --store path")
+        columns = [row[1] for row in connection.execute(f"PRAGMA table_info({_TABLE})")]
         if not columns:
+            if not create:
+                raise ValueError(f"{self.path} is not a bandts results store (no table "
+                                 f"{_TABLE!r})")
             definitions = ", ".join(f"{name} {kind}" for name, kind in COLUMN_TYPES.items())
-            self._connection.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} ({definitions}, "
-                                     f"UNIQUE ({', '.join(KEY_COLUMNS)}))")
+            connection.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} ({definitions}, "
+                               f"UNIQUE ({', '.join(KEY_COLUMNS)}))")
         elif tuple(columns) != COLUMNS:
             raise ValueError(f"{self.path} is not a bandts results store: table {_TABLE!r} has "
                              f"columns {columns}")
+        if create:  # also added to stores written before claims existed
+            connection.execute(claims.CLAIMS_SCHEMA)
 
     def __enter__(self) -> "ResultStore":
         return self
@@ -150,13 +222,16 @@ class ResultStore:
         return {RowKey(*row) for row in cursor}
 
     def check_configurations(self, configurations: Iterable[Configuration]) -> None:
-        """Raise ValueError if the store holds one of these names with different parameters.
+        """Raise ValueError if the store holds a successful row of one of these names with
+        different parameters.
 
         Resuming into a store whose "c=0.5" was trained for 10 epochs with a grid whose "c=0.5"
-        trains for 40 would mix two experiments under one name.
+        trains for 40 would mix two experiments under one name. Rows that failed hold no result,
+        so they do not block a corrected configuration (see :meth:`discard_superseded_errors`).
         """
         stored: dict[str, set[str]] = {}
-        for name, params in self._connection.execute(f"SELECT DISTINCT config, params FROM {_TABLE}"):
+        for name, params in self._connection.execute(
+                f"SELECT DISTINCT config, params FROM {_TABLE} WHERE status = 'ok'"):
             stored.setdefault(name, set()).add(params)
         for configuration in configurations:
             other = stored.get(configuration.name, set()) - {configuration.params_json()}
@@ -165,6 +240,33 @@ class ResultStore:
                     f"store {self.path} already holds configuration {configuration.name!r} with "
                     f"parameters {sorted(other)[0]}, not {configuration.params_json()}; use another "
                     "store or another configuration name")
+
+    def discard_superseded_errors(self, configurations: Iterable[Configuration]) -> int:
+        """Delete the failed rows of these configuration names that have other parameters (the
+        configuration was corrected since); returns how many were deleted."""
+        before = self._connection.total_changes
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            for configuration in configurations:
+                self._connection.execute(
+                    f"DELETE FROM {_TABLE} WHERE status = 'error' AND config = ? AND params != ?",
+                    (configuration.name, configuration.params_json()))
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
+        return self._connection.total_changes - before
+
+    def claim(self, task: FitTask, owner: claims.Owner, *, include_errors: bool,
+              lease: float = claims.LEASE_SECONDS) -> tuple[str, FitTask | None]:
+        """Claim ``task`` for ``owner`` unless it is finished or another live driver holds it
+        (see :func:`bandts.evaluation.claims.claim`)."""
+        return claims.claim(self._connection, task, owner, include_errors=include_errors,
+                            lease=lease)
+
+    def release(self, owner: claims.Owner, task: FitTask | None = None) -> None:
+        """Drop ``owner``'s claim on ``task``, or all its claims."""
+        claims.release(self._connection, owner, task)
 
     def __len__(self) -> int:
         return self._connection.execute(f"SELECT COUNT(*) FROM {_TABLE}").fetchone()[0]

@@ -108,12 +108,46 @@ def test_predict_proba_columns_follow_classes():
     (lambda X, y: (X[:0], y[:0]), "0 sample"),
     (lambda X, y: (X[:, :, :0], y), "no values per sample"),
     (lambda X, y: ([X[0, 0], X[1, 0, :5]], y[:2]), "same shape"),
+    (lambda X, y: (np.array([X[0, 0], X[1, 0, :5]], dtype=object), y[:2]),
+     r"same shape; got shapes \[\(5,\), \(16,\)\]"),
+    (lambda X, y: (X * 1e38, y), r"loss was not finite in any epoch \(epoch 1: nan\); the "
+     r"largest input magnitude is [0-9.]+e\+38"),
+    (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 7, 1e39, X), y),
+     r"beyond float32's range \(largest magnitude 1e\+39"),
 ])
 def test_bad_training_input(mutate, match):
     X, y = make_panel()
     X_bad, y_bad = mutate(X, y)
     with pytest.raises(ValueError, match=match):
         BandLimitedFCN(**FAST).fit(X_bad, y_bad)
+
+
+def test_predictions_from_overflowing_outputs_are_an_error_not_the_first_class():
+    X, y = make_panel()
+    est = BandLimitedFCN(**FAST).fit(X, y)
+    huge = X.copy()
+    huge[3] *= 1e38
+    with pytest.raises(ValueError, match=r"outputs are not finite for 1 sample\(s\) \(the first: "
+                                         r"3; largest input magnitude [0-9.]+e\+38\)"):
+        est.predict(huge)
+
+
+def test_values_at_the_edge_of_float32_are_accepted_and_kept():
+    X, y = make_panel()
+    X[0, 0, 0] = float(np.finfo(np.float32).max)
+    est = BandLimitedFCN(**FAST)
+    from bandts.classification.inputs import validate_X
+
+    assert validate_X(est, X, reset=True, spatial_dims=1)[0, 0, 0] == np.finfo(np.float32).max
+
+
+def test_an_object_array_of_equal_length_series_is_read_like_a_list():
+    X, y = make_panel(channels=1)
+    as_objects = np.empty(len(X), dtype=object)
+    as_objects[:] = [X[i, 0] for i in range(len(X))]
+    a = BandLimitedFCN(**FAST).fit(as_objects, y)
+    b = BandLimitedFCN(**FAST).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(as_objects), b.predict_proba(X))
 
 
 def test_sparse_input_is_refused():

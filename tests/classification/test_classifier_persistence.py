@@ -1,5 +1,6 @@
 """BandLimitedFCN: pickle round-trips and the code-free save/load format."""
 
+import json
 import pickle
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 
-from bandts.classification import BandLimitedFCN
+from bandts.classification import BandLimitedFCN, ModelFileError
 from bandts.nn import bandlimited_layers
 
 FAST = dict(filters=(4, 8, 4), n_epochs=3, learning_rate=0.01, random_state=0)
@@ -68,8 +69,9 @@ def test_saved_file_loads_with_weights_only_and_refuses_code(tmp_path, data):
     evil = tmp_path / "evil.pt"
     payload["state_dict"]["blocks.0.conv.weight"] = Exploit()
     torch.save(payload, evil)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(ModelFileError, match="holding more than tensors") as error:
         BandLimitedFCN.load(evil)
+    assert "weights_only" not in str(error.value)  # torch's advice to run the file's code
     assert not Exploit.ran
 
 
@@ -94,5 +96,81 @@ def test_save_and_load_errors(tmp_path):
     with pytest.raises(NotFittedError):
         BandLimitedFCN().save(tmp_path / "x.pt")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a file written by bandts"):
+    with pytest.raises(ModelFileError, match="other.pt \\(not a file written by bandts"):
         BandLimitedFCN.load(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError):
+        BandLimitedFCN.load(tmp_path / "absent.pt")
+
+
+@pytest.fixture(scope="module")
+def saved_bytes(data, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "model.pt"
+    BandLimitedFCN(**FAST).fit(*data).save(path)
+    return path.read_bytes()
+
+
+def _changed_payload(path, change):
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    torch.save(payload, path)
+
+
+def _set_meta(key, value):
+    def change(payload):
+        meta = json.loads(payload["meta"])
+        meta[key] = value
+        payload["meta"] = json.dumps(meta)
+    return change
+
+
+def _drop_classes(payload):
+    meta = json.loads(payload["meta"])
+    del meta["classes"]
+    payload["meta"] = json.dumps(meta)
+
+
+def _bad_layer_state(payload):
+    payload["state_dict"]["blocks.0.conv._extra_state"] = {"frozen_cut": [1, 2]}
+
+
+def _poison_weight(payload):
+    payload["state_dict"]["head.bias"][0] = float("nan")
+
+
+def _shrink_weight(payload):
+    payload["state_dict"]["blocks.1.conv.weight"] = torch.zeros(2, 2, 2)
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda data, path: path.write_bytes(b""), "the file is empty"),
+    (lambda data, path: path.write_bytes(data[: len(data) // 2]), "damaged or truncated"),
+    (lambda data, path: path.write_bytes(bytes(range(256)) * 8),
+     "not written by torch.save, or holding more than tensors"),
+    (lambda data, path: path.write_bytes(b"\x80\x02}q\x00." + bytes(50)),
+     "damaged or truncated: Invalid magic number"),
+    (lambda data, path: _changed_payload(path, lambda p: p.update(meta="{")),
+     "metadata is not JSON"),
+    (lambda data, path: _changed_payload(path, _set_meta("format_version", 7)),
+     "format version 7; this bandts reads version 1"),
+    (lambda data, path: _changed_payload(path, _set_meta("class", "Other")),
+     "holds a Other, not a BandLimitedFCN"),
+    (lambda data, path: _changed_payload(path, _set_meta("n_channels", 10**9)),
+     r"weights do not match its parameters \(blocks.0.conv.weight: \(4, 2, 8\) in the file"),
+    (lambda data, path: _changed_payload(path, _bad_layer_state),
+     r"its layer state blocks.0.conv._extra_state is \{'frozen_cut': \[1, 2\]\}"),
+    (lambda data, path: _changed_payload(path, _poison_weight),
+     r"its weights hold NaN or infinity \(head.bias\)"),
+    (lambda data, path: _changed_payload(path, _shrink_weight),
+     r"blocks.1.conv.weight: \(2, 2, 2\) in the file, \(8, 4, 5\) expected"),
+    (lambda data, path: _changed_payload(path, _set_meta("params", {"filters": [4, -1, 4]})),
+     "inconsistent contents: filters must be a non-empty tuple of positive integers"),
+    (lambda data, path: _changed_payload(path, _drop_classes), r"metadata lacks \['classes'\]"),
+])
+def test_damaged_model_files_are_named_with_the_reason(tmp_path, saved_bytes, damage, reason):
+    path = tmp_path / "model.pt"
+    path.write_bytes(saved_bytes)
+    damage(saved_bytes, path)
+    with pytest.raises(ModelFileError, match=reason) as error:
+        BandLimitedFCN.load(path)
+    assert str(error.value).startswith(f"not a bandts model file: {path} (")
+    assert error.value.path == path

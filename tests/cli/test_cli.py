@@ -40,6 +40,13 @@ def test_every_subcommand_has_help(capsys, command):
     assert f"usage: bandts {command}" in capsys.readouterr().out
 
 
+def test_the_main_help_gives_the_measured_duration(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert re.search(r"main +the default evaluation \(under 5 minutes on 2 CPUs\)",
+                     capsys.readouterr().out)
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "the following arguments are required: COMMAND"),
     (["evaluate", "--datasets", "Coffee", "--compress-rates", "1"], r"compress rate: compress_rate must be a real number in \[0, 1\)"),
@@ -54,6 +61,17 @@ def test_every_subcommand_has_help(capsys, command):
     (["rank", "--store", "/nonexistent/r.sqlite"], "no results store at /nonexistent/r.sqlite"),
     (["rank", "--alpha", "2"], "alpha must be strictly between 0 and 1"),
     (["export", "--store", "x.sqlite"], "export needs --csv PATH and/or --parquet PATH"),
+    (["evaluate", "--datasets", "Coffee", "--param", "filters=[8,8"],
+     r"--param filters: '\[8,8' is neither JSON \(Expecting ',' delimiter at character 5\) nor "
+     "a plain word"),
+    (["fit", "Coffee", "--param", "recipe=fcn fast"], "'fcn fast' is neither JSON"),
+    (["evaluate", "--datasets", "Coffee", "--param", "batch_size=0", "--store", "/proc/x.sqlite"],
+     r"configuration 'c=0': batch_size must be a positive integer or None, got 0"),
+    (["evaluate", "--datasets", "Gun_Pint"], "unknown dataset 'Gun_Pint'; did you mean"),
+    (["evaluate", "--datasets", "Coffee", "--store", "/proc/bandts/r.sqlite"],
+     "cannot create the results store /proc/bandts/r.sqlite"),
+    (["main", "--out", "/proc/bandts-results"], "No such file or directory: '/proc/bandts-results'"),
+    (["rank", "--store", "/etc/passwd"], "/etc/passwd is not a usable SQLite results store"),
 ])
 def test_user_mistakes_print_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv)
@@ -66,6 +84,84 @@ def test_user_mistakes_print_one_line_and_exit_2(capsys, argv, message):
     assert "Traceback" not in err
 
 
+def test_param_values_are_json_or_plain_words():
+    from bandts.cli import _param
+
+    assert _param("filters=[64,128,64]") == ("filters", [64, 128, 64])
+    assert _param("learning_rate=1e-3") == ("learning_rate", 0.001)
+    assert _param("batch_size=null") == ("batch_size", None)
+    assert _param("device=cuda:0") == ("device", "cuda:0")
+    assert _param("recipe=fcn") == ("recipe", "fcn")
+    assert _param('recipe="fcn fast"') == ("recipe", "fcn fast")
+
+
+def test_a_corrected_configuration_reruns_after_its_fits_failed(capsys, tmp_path):
+    from bandts.evaluation.grid import compression_grid as grid_of
+    from bandts.evaluation.runner import run_grid
+
+    store = tmp_path / "r.sqlite"
+    with ResultStore(store) as opened:  # every fit of the first try failed
+        run_grid(grid_of(["Coffee"], [0.0], batch_size=7), opened,
+                 fit_and_score=lambda task: 1 / 0, progress=False)
+        assert set(opened.to_dataframe().status) == {"error"}
+    code, out, err = run_cli(capsys, "evaluate", "--datasets", "Coffee", "--compress-rates", "0",
+                             "--store", str(store), "--no-progress", *TINY_ARGS)
+    assert code == 0, err
+    with ResultStore(store) as opened:
+        results = opened.to_dataframe()
+    assert results.status.tolist() == ["ok"]  # the failed row of the old parameters is gone
+    assert json.loads(results.params[0]) == {**TINY, "compress_rate": 0.0, "conv": "fft"}
+
+
+def test_ucr_2015_names_are_accepted(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "evaluate", "--datasets", "Gun_Point", "--compress-rates",
+                             "0", "--store", str(tmp_path / "r.sqlite"), "--no-progress",
+                             *TINY_ARGS)
+    assert code == 0, err
+    with ResultStore(tmp_path / "r.sqlite") as opened:
+        assert opened.to_dataframe().dataset.tolist() == ["Gun_Point"]
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(tmp_path):
+    # 1500 datasets make rank's output larger than a pipe's buffer, so bandts is still writing
+    # when `head` exits: the write fails with EPIPE every time, not only when timing allows.
+    grid = compression_grid([f"D{i}" for i in range(1500)], [0.0, 0.5])
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        store.write([row for task in grid.tasks() for row in fake_rows(task)])
+    result = subprocess.run(
+        f"set -o pipefail; {sys.executable} -m bandts rank --store {tmp_path / 'r.sqlite'} | "
+        "head -1; echo status $?", shell=True, capture_output=True, text=True, timeout=120,
+        executable="/bin/bash")
+    assert result.stdout == "Mean accuracy over seeds (matched view):\nstatus 141\n"
+    assert result.stderr == ""
+
+
+def test_a_broken_pipe_returns_141_without_a_message(capsys, monkeypatch, tmp_path):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        store.write(fake_rows(compression_grid(["Coffee"], [0.0]).tasks()[0]))
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["rank", "--store", str(tmp_path / "r.sqlite")]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_an_error(capfd, monkeypatch):
+    import bandts.cli
+
+    def lost_worker(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(bandts.cli, "_cmd_datasets", lost_worker)
+    assert main(["datasets"]) == 2
+    assert capfd.readouterr().err == "bandts datasets: error: [Errno 32] Broken pipe\n"
+
+
 def test_datasets_lists_the_embedded_archive(capsys):
     code, out, _ = run_cli(capsys, "datasets")
     assert code == 0
@@ -75,14 +171,19 @@ def test_datasets_lists_the_embedded_archive(capsys):
 
 def test_evaluate_records_failed_fits_and_exits_1(capsys, tmp_path):
     store = tmp_path / "r.sqlite"
-    code, out, err = run_cli(capsys, "evaluate", "--datasets", "Chinatown", "--compress-rates", "0.5",
-                             "--param", "energy_scope=bogus", "--store", str(store), "--no-progress",
-                             "--csv", str(tmp_path / "r.csv"))
+    (tmp_path / "data" / "Broken").mkdir(parents=True)  # found by name, fails when loaded
+    (tmp_path / "data" / "Broken" / "Broken_TRAIN.tsv").write_text("1\t0.5\n2\tabc\n")
+    (tmp_path / "data" / "Broken" / "Broken_TEST.tsv").write_text("1\t0.5\n")
+    code, out, err = run_cli(capsys, "evaluate", "--datasets", "Broken", "--compress-rates", "0.5",
+                             "--root", str(tmp_path / "data"), "--store", str(store),
+                             "--no-progress", "--csv", str(tmp_path / "r.csv"))
     assert code == 1
     assert "1 of 1 fits run" in out and "1 rows written" in out and "1 failed" in out
-    assert "error in Chinatown/c=0.5/seed 0: ValueError: energy_scope must be one of" in err
+    assert ("error in Broken/c=0.5/seed 0: bandts.datasets.errors.MalformedDatasetError: "
+            f"{tmp_path}/data/Broken/Broken_TRAIN.tsv, line 2, field 2: 'abc' is not a number"
+            ) in err
     rows = pd.read_csv(tmp_path / "r.csv")
-    assert rows.status.tolist() == ["error"] and "energy_scope" in rows.error[0]
+    assert rows.status.tolist() == ["error"] and "'abc' is not a number" in rows.error[0]
 
 
 def test_the_console_script_module_runs_and_fails_cleanly():

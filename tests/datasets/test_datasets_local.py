@@ -171,6 +171,11 @@ def test_missing_error_option_names_file_and_line(tmp_path):
          r"Bad_TRAIN.tsv, line 2, field 2: 'inf' is not a finite number"),
         ("1\t0.5\t0.25\n2\tNaN\tNaN\n", r"Bad_TRAIN.tsv, line 2: the series has no values"),
         ("", r"Bad_TRAIN.tsv: the file is empty"),
+        ("1\n2\n", r"Bad_TRAIN.tsv, line 1: the series has no values \(2 such"),
+        ("1\t0.5\n2\t0.1\x00\n", r"Bad_TRAIN.tsv, line 2: a NUL byte: this is a binary file"),
+        ("\n\n1\t0.5\n\t0.1\n", r"Bad_TRAIN.tsv, line 4: the class label"),
+        ("nan\t0.5\n", r"Bad_TRAIN.tsv, line 1: the class label"),
+        ("1\t0.5\tNA\n", r"Bad_TRAIN.tsv, line 1, field 3: 'NA' is not a number"),
         ("1\t0.5\t0.25\n2\t0.1\t0.2\t0.3\n1\t0.2\n", None),  # ragged rows are shorter series
     ],
 )
@@ -186,6 +191,35 @@ def test_malformed_delimited_files_name_file_and_line(tmp_path, content, message
         load_ucr("Bad", root=tmp_path)
 
 
+def test_a_binary_file_is_named_with_the_line_of_its_first_undecodable_byte(tmp_path):
+    (tmp_path / "Bad").mkdir()
+    (tmp_path / "Bad" / "Bad_TRAIN.tsv").write_bytes(b"1\t0.5\n2\t0.25\n1\t\xff\xfe\n")
+    (tmp_path / "Bad" / "Bad_TEST.tsv").write_text("1\t0.5\t0.25\n")
+    with pytest.raises(MalformedDatasetError) as error:
+        load_ucr("Bad", root=tmp_path)
+    assert error.value.path == tmp_path / "Bad" / "Bad_TRAIN.tsv" and error.value.line == 3
+    assert "byte 15 is not UTF-8 text" in str(error.value)
+
+
+def test_quotes_are_plain_characters_and_cannot_join_lines(tmp_path):
+    # A quote opening a field would make a CSV parser read the following lines as one field.
+    (tmp_path / "Q").mkdir()
+    (tmp_path / "Q" / "Q_TRAIN.csv").write_text('"a,1,2\nb,3,4\na",5,6\n')
+    (tmp_path / "Q" / "Q_TEST.csv").write_text("b,1,2\n")
+    X, y = load_ucr("Q", "train", root=tmp_path, znormalize=False)
+    assert y.tolist() == ['"a', "b", 'a"'] and X[:, 0].tolist() == [[1, 2], [3, 4], [5, 6]]
+
+
+def test_values_near_the_float64_maximum_are_z_normalised_not_zeroed(tmp_path):
+    (tmp_path / "Big").mkdir()
+    for split in ("TRAIN", "TEST"):  # the UCR 2015 layout: comma-separated, no suffix
+        (tmp_path / "Big" / f"Big_{split}").write_text("1,1e308,-1e308,0\n2,4,5,6\n")
+    X, y = load_ucr("Big", "train", root=tmp_path)
+    # mean 0 and population std 1e308 * sqrt(2/3) for the first series
+    expected = [[1.5**0.5, -(1.5**0.5), 0.0], [-(1.5**0.5), 0.0, 1.5**0.5]]
+    np.testing.assert_allclose(X[:, 0], expected, rtol=1e-14, atol=1e-300)
+
+
 @pytest.mark.parametrize(
     "data_lines, message",
     [
@@ -195,6 +229,8 @@ def test_malformed_delimited_files_name_file_and_line(tmp_path, content, message
         (["1.0,2.0:1.0,2.0,3.0:a"], r"Bad_TRAIN.ts, line 10: the channels .* \[2, 3\]"),
         (["?,?:a", "1.0,2.0:b"],
          r"Bad_TRAIN.ts, line 10: a channel of this series has no observed"),
+        (["1.0,2.0:a", "1.0,inf:b"], r"Bad_TRAIN.ts, line 11: the series has an infinite value"),
+        (["1.0,2.0:a", "1.0,2.0:"], r"Bad_TRAIN.ts, line 11: the class label .* is missing"),
     ],
 )
 def test_malformed_ts_files_name_file_and_line(tmp_path, data_lines, message):
@@ -205,6 +241,20 @@ def test_malformed_ts_files_name_file_and_line(tmp_path, data_lines, message):
     (tmp_path / "Bad" / "Bad_TEST.ts").write_text("\n".join(header + ["1.0,2.0:a"]) + "\n")
     with pytest.raises(MalformedDatasetError, match=message):
         load_ucr("Bad", root=tmp_path)
+
+
+def test_ucr_2015_names_find_the_renamed_2018_datasets_and_back(tmp_path):
+    X, y = load_ucr("50words", "train")  # embedded as FiftyWords (UCR 2018)
+    X_new, y_new = load_ucr("FiftyWords", "train")
+    assert np.array_equal(X, X_new) and np.array_equal(y, y_new)
+    assert ucr_metadata("Gun_Point")["name"] == "GunPoint"
+    # A local UCR 2015 archive is found under the 2018 name too.
+    _write_delimited(tmp_path / "Two_Patterns" / "Two_Patterns_TRAIN", TRAIN_LABELS, TRAIN, ",")
+    _write_delimited(tmp_path / "Two_Patterns" / "Two_Patterns_TEST", TEST_LABELS, TEST, ",")
+    metadata = ucr_metadata("TwoPatterns", root=tmp_path)
+    assert metadata["name"] == "Two_Patterns" and metadata["source"] == "root"
+    with pytest.raises(DatasetNotFoundError, match="'Lighting2' and 'Lightning2' are the names"):
+        load_ucr("Lighting2")  # in neither the embedded nor sktime's data
 
 
 def test_unknown_dataset_lists_where_it_looked_and_suggests_close_names(tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -165,7 +166,7 @@ def slow_rows(task):
 def run_kill_grid(path):
     """Entry point of the subprocess that gets killed."""
     with ResultStore(path) as store:
-        run_grid(KILL_GRID, store, fit_and_score=slow_rows, progress=False)
+        run_grid(KILL_GRID, store, fit_and_score=slow_rows, progress=False, check_parameters=False)
 
 
 def _count_rows(path):
@@ -217,48 +218,83 @@ def test_a_grid_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path)
     assert set(ROW_COLUMNS) < set(after.columns)
 
 
-def run_kill_grid_in_workers(path):
-    """Entry point of a killed subprocess whose fits run in two joblib worker processes."""
-    with ResultStore(path) as store:
-        run_grid(KILL_GRID, store, fit_and_score=slow_rows, n_jobs=2, progress=False)
+# --- files that are not (writable) stores ----------------------------------------------------------
+
+def test_a_sqlite_database_of_something_else_is_refused_and_left_unchanged(tmp_path):
+    other = tmp_path / "inventory.sqlite"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE parts (name TEXT)")
+    before = other.read_bytes()
+    for create in (True, False):
+        with pytest.raises(ValueError, match=r"a SQLite database of something else \(tables "
+                                             r"\['parts'\]\).*another --store path"):
+            ResultStore(other, create=create)
+    assert other.read_bytes() == before
+    with sqlite3.connect(other) as connection:
+        tables = connection.execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == [("parts",)]
 
 
-def _children(pid):
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+def test_an_unwritable_location_is_an_os_error_naming_the_store(tmp_path):
+    for create in (True, False):
+        with pytest.raises(IsADirectoryError, match="is a folder; a results store is a file"):
+            ResultStore(tmp_path, create=create)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OSError, match="cannot create the results store .*a-file/r.sqlite"):
+        ResultStore(blocker / "r.sqlite")
+    if Path("/proc/self").is_dir():  # a folder no one can create files in, not even root
+        with pytest.raises(OSError, match="cannot write the results store /proc/r.sqlite"):
+            ResultStore("/proc/r.sqlite")
 
 
-def _alive(pid):
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status  # a zombie has exited
+def _bound_by_permissions(code, cwd):
+    """Run Python ``code`` in a process that permission bits apply to (root ignores them through
+    the capability CAP_DAC_OVERRIDE, which setpriv drops for a root test run)."""
+    command = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set=-dac_override", "--inh-caps=-dac_override"] + command
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
-def test_workers_of_a_driver_killed_with_sigkill_stop_and_the_grid_resumes(tmp_path):
-    path = tmp_path / "killed.sqlite"
-    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            f"import test_store; test_store.run_kill_grid_in_workers({str(path)!r})")
-    process = subprocess.Popen([sys.executable, "-c", code],
-                               env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    deadline = time.monotonic() + 90
-    while _count_rows(path) < 4 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    children = _children(process.pid)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-    assert len(children) >= 2  # the loky workers (and its resource trackers)
-    deadline = time.monotonic() + 30
-    while any(_alive(c) for c in children) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(c) for c in children)
-    before = _count_rows(path)
-    assert 4 <= before < len(KILL_GRID.keys())
-    with ResultStore(path) as store:
-        summary = run_grid(KILL_GRID, store, fit_and_score=deterministic_rows, progress=False)
-        assert summary.rows_written == len(KILL_GRID.keys()) - before
-        assert store.finished_keys() == set(KILL_GRID.keys())
+@pytest.mark.skipif(not hasattr(os, "geteuid") or (
+    os.geteuid() == 0 and not shutil.which("setpriv")), reason="POSIX permissions (setpriv for root)")
+@pytest.mark.parametrize("leave_wal", [False, True])
+def test_a_store_in_a_read_only_folder_can_be_read_but_not_written(leave_wal):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as top:
+        folder = Path(top) / "results"
+        folder.mkdir()
+        path = folder / "r.sqlite"
+        store = ResultStore(path)
+        store.write([make_row(seed=0), make_row(seed=1)])
+        if leave_wal:  # a row only in the write-ahead log, as after a driver was killed
+            store._connection.execute("PRAGMA wal_autocheckpoint=0")
+            store.write([make_row(seed=2)])
+            kept = {name: Path(f"{path}{name}").read_bytes() for name in ("-wal", "-shm")}
+        store.close()  # the last connection merges the log into the database and deletes it
+        if leave_wal:
+            for name, data in kept.items():
+                Path(f"{path}{name}").write_bytes(data)
+        os.chmod(folder, 0o555)
+        try:
+            result = _bound_by_permissions(
+                "from bandts.evaluation.store import ResultStore\n"
+                f"with ResultStore({str(path)!r}, create=False) as store:\n"
+                "    print(sorted(store.to_dataframe()['seed']))\n"
+                "try:\n"
+                f"    ResultStore({str(path)!r}).close()\n"
+                "    print('written')\n"
+                "except OSError as error:\n"
+                "    print(error)\n", folder)
+        finally:
+            os.chmod(folder, 0o755)
+    assert result.returncode == 0, result.stderr
+    read, write = result.stdout.splitlines()[-2:]
+    assert read == ("[0, 1, 2]" if leave_wal else "[0, 1]")
+    if leave_wal:  # SQLite writes through side files that exist and are writable
+        assert write == "written"
+    else:
+        assert write.startswith(f"cannot write the results store {path} (")
