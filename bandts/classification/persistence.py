@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from bandts.nn import bandlimited_layers
+
 FORMAT = "bandts.fcn"
 FORMAT_VERSION = 1
 _TUPLE_PARAMS = ("filters", "kernel_sizes")
@@ -208,32 +210,46 @@ def _estimator_from(cls, meta: dict, state: dict, path):
     # otherwise ask for a network of any size.
     with torch.device("meta"):
         skeleton = estimator._build_model(estimator.n_channels_, n_classes)
-    _check_state(skeleton.state_dict(), state, path)
+    _check_state(skeleton.state_dict(), state, path,
+                 [name for name, _ in bandlimited_layers(skeleton)])
     model = estimator._build_model(estimator.n_channels_, n_classes)
     model.load_state_dict(state)
     estimator.model_ = model.eval()
     return estimator
 
 
-def _is_plain_state(found, expected: dict) -> bool:
-    return isinstance(found, dict) and set(found) == set(expected) and all(
-        value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
-                          and np.isfinite(value)) for value in found.values())
+def _is_cut(value) -> bool:
+    """Whether a layer state value is a calibrated cut: a number (or 0-d tensor) in (0, 1]."""
+    if torch.is_tensor(value):
+        if value.dim() != 0 or not value.is_floating_point():
+            return False
+        value = float(value)
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0.0 < value <= 1.0)
 
 
-def _check_state(expected: dict, found: dict, path) -> None:
+def _check_state(expected: dict, found: dict, path, band_limited: list) -> None:
     """ModelFileError unless ``found`` (the file's state dict) has the entries of ``expected``
     (a network built from the file's parameters), with tensors of their shapes holding finite
-    values, and layer states of numbers or None."""
+    values, and, for the band-limited layers, calibrated cuts in (0, 1] ("frozen_cut" entries,
+    or the "_extra_state" dicts of bandts 0.1 files)."""
+    found = dict(found)
+    for layer in band_limited:
+        cut = found.pop(f"{layer}.frozen_cut", None)
+        legacy = found.pop(f"{layer}._extra_state", None)
+        if legacy is not None:
+            if not (isinstance(legacy, dict) and set(legacy) == {"frozen_cut"}):
+                raise ModelFileError(path, f"its layer state {layer}._extra_state is "
+                                           f"{legacy!r}, expected {{'frozen_cut': ...}}")
+            cut = legacy["frozen_cut"] if cut is None else cut
+        if cut is not None and not _is_cut(cut):
+            raise ModelFileError(path, f"its calibrated cut of {layer} is {cut!r}, expected a "
+                                       "fraction in (0, 1]")
     if set(expected) != set(found):
         difference = sorted(set(expected) ^ set(found))
         raise ModelFileError(path, f"its weights do not match its parameters ({difference[:3]} "
                                    "in one but not the other)")
     for name, tensor in expected.items():
-        if isinstance(tensor, dict) and not _is_plain_state(found[name], tensor):
-            # a layer's extra state, e.g. {"frozen_cut": None or a fraction}
-            raise ModelFileError(path, f"its layer state {name} is {found[name]!r}, expected "
-                                       f"numbers or None under the keys {sorted(tensor)}")
         if torch.is_tensor(tensor) and (not torch.is_tensor(found[name])
                                         or found[name].shape != tensor.shape):
             got = tuple(found[name].shape) if torch.is_tensor(found[name]) else type(found[name])

@@ -130,7 +130,7 @@ def _drop_classes(payload):
 
 
 def _bad_layer_state(payload):
-    payload["state_dict"]["blocks.0.conv._extra_state"] = {"frozen_cut": [1, 2]}
+    payload["state_dict"]["blocks.0.conv.frozen_cut"] = torch.tensor(1.5)
 
 
 def _poison_weight(payload):
@@ -157,7 +157,7 @@ def _shrink_weight(payload):
     (lambda data, path: _changed_payload(path, _set_meta("n_channels", 10**9)),
      r"weights do not match its parameters \(blocks.0.conv.weight: \(4, 2, 8\) in the file"),
     (lambda data, path: _changed_payload(path, _bad_layer_state),
-     r"its layer state blocks.0.conv._extra_state is \{'frozen_cut': \[1, 2\]\}"),
+     r"its calibrated cut of blocks.0.conv is tensor\(1.5000\), expected a fraction in \(0, 1\]"),
     (lambda data, path: _changed_payload(path, _poison_weight),
      r"its weights hold NaN or infinity \(head.bias\)"),
     (lambda data, path: _changed_payload(path, _shrink_weight),
@@ -174,3 +174,21 @@ def test_damaged_model_files_are_named_with_the_reason(tmp_path, saved_bytes, da
         BandLimitedFCN.load(path)
     assert str(error.value).startswith(f"not a bandts model file: {path} (")
     assert error.value.path == path
+
+
+def test_a_bandts_0_1_file_with_extra_states_loads_with_its_cuts(data, tmp_path):
+    # bandts 0.1 stored every band-limited layer's cut as {"frozen_cut": value or None} extra state.
+    est = BandLimitedFCN(preserve_energy=0.8, energy_scope="frozen", **FAST).fit(*data)
+    path = tmp_path / "old.pt"
+    est.save(path)
+
+    def to_extra_states(payload):
+        state = payload["state_dict"]
+        for name in [k for k in state if k.endswith(".frozen_cut")]:
+            layer = name[:-len(".frozen_cut")]
+            state[f"{layer}._extra_state"] = {"frozen_cut": float(state.pop(name))}
+        assert any(k.endswith("._extra_state") for k in state)
+
+    _changed_payload(path, to_extra_states)
+    loaded = BandLimitedFCN.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(data[0]), est.predict_proba(data[0]))
