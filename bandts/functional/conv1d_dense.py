@@ -81,7 +81,7 @@ def input_adjoint(grad_kept, cuts, geo) -> torch.Tensor:
     keep = grad_kept.shape[0]
     if cuts.numel():
         grad_kept = grad_kept.masked_fill(above_cut(cuts, keep), 0)
-    scale = 1.0 / inverse_scale(keep, geo.fft_len, grad_kept.real.dtype, grad_kept.device)
+    scale = inverse_scale(keep, geo.fft_len, grad_kept.real.dtype, grad_kept.device, True)
     frames = torch.fft.irfft((grad_kept * scale[:, None, None]).permute(1, 2, 0), n=geo.fft_len)
     return frames[..., :geo.in_len].contiguous()
 
@@ -94,7 +94,7 @@ def backward(grad_out, kept, weight, cuts, geo, needs, backend: str):
     if geo.stride > 1:
         grad_out = grad_out.new_zeros(*grad_out.shape[:2], geo.full_out_len).index_copy(
             2, torch.arange(0, geo.full_out_len, geo.stride, device=grad_out.device), grad_out)
-    scale = inverse_scale(keep, geo.fft_len, grad_out.dtype, grad_out.device)
+    scale = inverse_scale(keep, geo.fft_len, grad_out.dtype, grad_out.device, False)
     grad_spectrum = (torch.fft.rfft(grad_out, n=geo.fft_len)[..., :keep] * scale).permute(2, 0, 1)
     grad_b = geo.fft_len * grad_spectrum[0].real.sum(0) if want_b else None
     if cuts.numel():

@@ -114,18 +114,18 @@ def conv_bn_relu_backward_impl(
     z, _, _ = _normalized(y, batch_stats, mean, invstd, eps, bn_weight, bn_bias)
     grad = torch.ops.aten.threshold_backward.grad_input(grad_out, z, 0, grad_input=z)  # ReLU
     del z
-    spatial = y.dim() - 2
+    per_channel = (1, -1, *([1] * (y.dim() - 2)))
     dims = [0, *range(2, y.dim())]
-    x_hat = y.sub_(_channel_view(mean, spatial)).mul_(_channel_view(invstd, spatial))
+    x_hat = y.sub_(mean.view(per_channel)).mul_(invstd.view(per_channel))
     grad_bn_bias = grad.sum(dims)
     grad_bn_weight = (grad * x_hat).sum(dims)
     if batch_stats:  # the batch's mean and variance depend on y too
         count = grad.numel() // grad.shape[1]
-        grad.sub_(x_hat.mul_(_channel_view(grad_bn_weight / count, spatial)))
-        grad.sub_(_channel_view(grad_bn_bias / count, spatial))
+        grad.addcmul_(x_hat, grad_bn_weight.view(per_channel), value=-1.0 / count)
+        grad.sub_(grad_bn_bias.view(per_channel), alpha=1.0 / count)
     del x_hat, y
     scale = invstd if bn_weight is None else bn_weight * invstd
-    grad_y = grad.mul_(_channel_view(scale, spatial))
+    grad_y = grad.mul_(scale.view(per_channel))
     if len(x_shape) == 3:
         grads = conv1d_op.conv1d_backward_impl(grad_y, kept, weight, cuts, x_shape[2], geometry,
                                                need_x, need_weight, need_bias, backend, plan)

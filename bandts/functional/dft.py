@@ -119,9 +119,11 @@ def filter_dft_matrix(bins: int, taps: int, offset: int, fft_len: int, dtype: to
 
 
 @cached_constant
-def inverse_scale(bins: int, fft_len: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def inverse_scale(bins: int, fft_len: int, dtype: torch.dtype, device: torch.device,
+                  reciprocal: bool) -> torch.Tensor:
     """w_k / L for bins k < ``bins`` (w_k of :func:`one_sided_weights`): the scale that turns the
-    first bins of ``rfft`` into the adjoint of ``irfft``. Cached; never modify the result."""
+    first bins of ``rfft`` into the adjoint of ``irfft``; with ``reciprocal``, L / w_k. Cached;
+    never modify the result."""
     with torch.inference_mode(False):
-        bins_ = torch.arange(bins, device=device)
-        return one_sided_weights(bins_, fft_len, dtype) / fft_len
+        scale = one_sided_weights(torch.arange(bins, device=device), fft_len, dtype) / fft_len
+        return 1.0 / scale if reciprocal else scale

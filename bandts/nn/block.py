@@ -57,17 +57,18 @@ class BandLimitedBlock(nn.Module):
             conv.backend, conv.plan)
         conv._record(report)
         if updates:
-            variance = invstd.detach().pow(-2) - bn.eps
-            self._update_running_stats(mean.detach(), variance, out.numel() // out.shape[1])
+            self._update_running_stats(mean, invstd, out.numel() // out.shape[1])
         return out
 
     @torch.no_grad()
-    def _update_running_stats(self, mean, var, count: int) -> None:
+    def _update_running_stats(self, mean, invstd, count: int) -> None:
         """As ``nn.BatchNorm`` does in training: an exponential (or, with momentum None,
-        cumulative) average of the batch mean and the unbiased batch variance."""
+        cumulative) average of the batch mean and the unbiased batch variance (from the batch's
+        1 / sqrt(variance + eps))."""
         bn = self.bn
         bn.num_batches_tracked.add_(1)
         factor = (1.0 / float(bn.num_batches_tracked) if bn.momentum is None
                   else bn.momentum)
+        unbiased = invstd.pow(-2).sub_(bn.eps).mul_(count / max(count - 1, 1))
         bn.running_mean.lerp_(mean, factor)
-        bn.running_var.lerp_(var * (count / max(count - 1, 1)), factor)
+        bn.running_var.lerp_(unbiased, factor)
