@@ -1,0 +1,90 @@
+"""The replication study's grids (bandts.evaluation.replication): dataset draw, experiments, resume."""
+
+import pytest
+
+from bandts.evaluation import ResultStore
+from bandts.evaluation.replication import (ReplicationBudget, draw_datasets, experiment_grids,
+                                           replication_grids, run_replication, store_path)
+from fake_fits import fake_rows
+
+
+def metadata(n=30):
+    # Dataset i has 1000 * i training values and 100 * i test values (length 100).
+    return [{"name": f"D{i:02d}", "n_train": 10 * i, "n_test": i, "length": 100}
+            for i in range(1, n + 1)]
+
+
+def test_draw_is_reproducible_sorted_and_within_the_size_limits():
+    drawn = draw_datasets(metadata(), 5, seed=3, max_train_points=10_000)
+    assert drawn == draw_datasets(list(reversed(metadata())), 5, seed=3, max_train_points=10_000)
+    assert drawn == sorted(drawn) and len(set(drawn)) == 5
+    assert all(int(name[1:]) <= 10 for name in drawn)
+    assert draw_datasets(metadata(), 5, seed=4, max_train_points=10_000) != drawn
+    assert draw_datasets(metadata(), 3, seed=0, max_test_points=300) == ["D01", "D02", "D03"]
+    with pytest.raises(ValueError, match="only 10 datasets within the size limits"):
+        draw_datasets(metadata(), 11, seed=0, max_train_points=10_000)
+
+
+def test_cpu_budget_grids():
+    grids = replication_grids(ReplicationBudget(epochs=30), metadata())
+    first = grids["train-vs-inference"]
+    assert len(first.datasets) == 25
+    assert [c.name for c in first.configurations] == ["E=0.9", "E=1", "c=0.5"]
+    assert first.configurations[0].params == {"preserve_energy": 0.9, "energy_scope": "batch",
+                                              "n_epochs": 30}
+    assert [i.name for i in first.inferences] == ["E=0.8", "E=0.9", "E=0.95", "E=0.99", "E=1",
+                                                  "c=0.5"]
+    assert first.inferences[0].compress_rate == 0.0 and first.inferences[0].preserve_energy == 0.8
+    assert first.seeds == (0,) and len(first.tasks()) == 75
+    degradation = grids["degradation"]
+    assert degradation.seeds == (0, 1, 2) and len(degradation.tasks()) == 27
+    assert [i.preserve_energy for i in degradation.inferences] == [
+        0.88, 0.9, 0.92, 0.94, 0.96, 0.98, 0.99, 1.0]
+    fiftywords = grids["fiftywords"]
+    assert fiftywords.datasets == ("FiftyWords",)
+    assert [c.name for c in fiftywords.configurations] == [
+        "E=1", "E=0.99", "E=0.95", "E=0.9", "E=0.8", "c=0.25", "c=0.5", "c=0.75", "c=0.9", "direct"]
+    assert [i.name for i in fiftywords.inferences] == ["as-trained"]
+    short, long = experiment_grids(grids, "recipe")
+    assert [c.name for c in short.configurations] == ["paper-30", "fcn-30"]
+    assert [c.name for c in long.configurations] == ["paper-90", "fcn-90"]
+    assert short.seeds == (0, 1, 2, 3, 4) and long.seeds == (0, 1)
+    assert long.configurations[1].params == {"conv": "direct", "recipe": "fcn", "n_epochs": 90}
+
+
+def test_full_scale_budget_overrides_seeds_and_sizes():
+    budget = ReplicationBudget(epochs=300, seeds=[0, 1, 2, 3, 4], max_train_points=None,
+                               max_test_points=None, energy_scope="sample", long_epochs=2000)
+    grids = replication_grids(budget, metadata(25))
+    assert grids["train-vs-inference"].datasets == tuple(f"D{i:02d}" for i in range(1, 26))
+    assert all(grid.seeds == (0, 1, 2, 3, 4) for name in grids
+               for grid in experiment_grids(grids, name))
+    assert experiment_grids(grids, "recipe")[1].configurations[0].name == "paper-2000"
+    assert grids["degradation"].configurations[0].params["energy_scope"] == "sample"
+    with pytest.raises(ValueError, match="energy_scope must be 'batch' or 'sample'"):
+        ReplicationBudget(energy_scope="frozen")
+    with pytest.raises(ValueError, match="long_epochs"):
+        ReplicationBudget(epochs=30, long_epochs=30)
+
+
+def test_run_replication_resumes(tmp_path):
+    grids = replication_grids(ReplicationBudget(epochs=2, n_datasets=3), metadata(5))
+    names = ["train-vs-inference", "recipe"]
+    first = run_replication(grids, names, tmp_path, fit_and_score=fake_rows, progress=False)
+    assert [s.tasks_run for s in first["train-vs-inference"]] == [9]
+    assert [s.tasks_run for s in first["recipe"]] == [30, 12]
+    with ResultStore(store_path(tmp_path, "train-vs-inference")) as store:
+        assert len(store) == 9 * 6
+        store_rows = store.to_dataframe()
+    with ResultStore(store_path(tmp_path, "recipe")) as store:
+        assert len(store) == 42
+    # A crash lost nothing committed: the second run only adds what a bigger budget asks for.
+    again = run_replication(grids, names, tmp_path, fit_and_score=fake_rows, progress=False)
+    assert [s.tasks_run for s in again["train-vs-inference"] + again["recipe"]] == [0, 0, 0]
+    more = replication_grids(ReplicationBudget(epochs=2, n_datasets=3, seeds=[0, 1]), metadata(5))
+    grown = run_replication(more, ["train-vs-inference"], tmp_path, fit_and_score=fake_rows,
+                            progress=False)
+    assert [s.tasks_run for s in grown["train-vs-inference"]] == [9]
+    with ResultStore(store_path(tmp_path, "train-vs-inference")) as store:
+        assert store.to_dataframe().query("seed == 0")["accuracy"].tolist() == \
+            store_rows["accuracy"].tolist()
