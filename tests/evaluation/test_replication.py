@@ -1,5 +1,8 @@
 """The replication study's grids (bandts.evaluation.replication): dataset draw, experiments, resume."""
 
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from bandts.evaluation import ResultStore
@@ -88,3 +91,35 @@ def test_run_replication_resumes(tmp_path):
     with ResultStore(store_path(tmp_path, "train-vs-inference")) as store:
         assert store.to_dataframe().query("seed == 0")["accuracy"].tolist() == \
             store_rows["accuracy"].tolist()
+
+
+def test_replicate_script_writes_exports_figures_and_results_from_the_stores(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import replicate
+    from replication_report import write_replication_results
+
+    argv = ["--epochs", "2", "--n-datasets", "4", "--seeds", "0", "1"]
+    budget = replicate.budget_from(replicate.parse_args(argv))
+    assert (budget.epochs, budget.n_datasets, budget.seeds) == (2, 4, (0, 1))
+    ucr = [{"name": name, "n_train": 30, "n_test": 30, "length": 100}
+           for name in ("Beef", "Coffee", "CBF", "ECG200", "ArrowHead")]
+    grids = replication_grids(budget, ucr)
+    stores, out = tmp_path / "stores", tmp_path / "out"
+    run_replication(grids, ["train-vs-inference", "fiftywords"], stores, fit_and_score=fake_rows,
+                    progress=False)
+    write_replication_results(grids, budget, stores, out)
+    assert {p.name for p in out.glob("*.csv")} == {"train-vs-inference.csv", "fiftywords.csv"}
+    assert {"cd-trained-E09.svg", "cd-trained-E1.svg", "cd-trained-c05.svg", "cd-all-nemenyi.svg",
+            "cd-matched-published-fcn.svg", "fiftywords-memory-accuracy.svg"} <= {
+        p.name for p in out.glob("*.svg")}
+    text = (out / "results.md").read_text()
+    assert "## degradation\n\n_Not run: no store at" in text
+    assert "4 drawn with seed 17" in text
+    rows = pd.read_csv(out / "train-vs-inference.csv")
+    assert len(rows) == 4 * 3 * 2 * 6
+    # The train x inference matrix: mean over seeds, then over datasets.
+    matrix_row = next(line for line in text.splitlines() if line.startswith("| E=0.9 | 0."))
+    per_dataset = rows[rows.config == "E=0.9"].groupby(["inference", "dataset"]).accuracy.mean()
+    expected = per_dataset.groupby("inference").mean()
+    assert matrix_row == "| E=0.9 | " + " | ".join(
+        f"{expected[i]:.3f}" for i in ["E=0.8", "E=0.9", "E=0.95", "E=0.99", "E=1", "c=0.5"]) + " |"
