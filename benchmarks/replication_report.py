@@ -141,13 +141,16 @@ def _train_vs_inference(frame, out, _results) -> list[str]:
         stem = f"cd-trained-{_slug(config)}"
         details += [f"#### Trained at {config}", "", ranking_markdown(scores),
                     f"![CD diagram, trained at {config}]({_cd_diagram(scores, out, stem)})", ""]
-        ranks = rank_scores(scores, drop_incomplete=True).average.sort_values(kind="stable")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", IncompleteScoresWarning)  # stated by the run's progress
+            ranks = rank_scores(scores, drop_incomplete=True).average.sort_values(kind="stable")
+            pvalue = friedman_test(scores, drop_incomplete=True).f_pvalue
         own = own_band[config]
         summary.append({"trained at": config, "own band": own,
                         "own band's place": f"{list(ranks.index).index(own) + 1} of {len(ranks)}",
                         "its average rank": ranks[own], "ranked first": ranks.index[0],
                         "first's average rank": ranks.iloc[0],
-                        "Friedman p": friedman_test(scores, drop_incomplete=True).f_pvalue})
+                        "Friedman p": f"{pvalue:.2e}" if pvalue < 1e-3 else f"{pvalue:.4f}"})
     summary = pd.DataFrame(summary).set_index("trained at")
     lines += ["### Is the training band ranked first among the inference bands?", "",
               "Per training configuration, its inference settings are the compared entries "
