@@ -287,7 +287,10 @@ def _fiftywords(frame, out, _results) -> list[str]:
 def _published_comparison(frame, out) -> list[str]:
     published = published_accuracy("fcn")
     matched = score_table(frame, view="matched")
-    scores, reference = with_reference(matched, "fcn")
+    try:
+        scores, reference = with_reference(matched, "fcn")
+    except ValueError as error:  # e.g. datasets of a local archive without published results
+        return [f"_No comparison with the published FCN: {error}._", ""]
     lines = ["### Experiment 4a: experiment 1's models, each at its training band, against the "
              "published FCN", "", f"{reference.provenance}; bandts: {_epochs(frame)} epochs, seeds "
              f"{sorted(frame['seed'].unique().tolist())}.", ""]

@@ -123,3 +123,16 @@ def test_replicate_script_writes_exports_figures_and_results_from_the_stores(tmp
     expected = per_dataset.groupby("inference").mean()
     assert matrix_row == "| E=0.9 | " + " | ".join(
         f"{expected[i]:.3f}" for i in ["E=0.8", "E=0.9", "E=0.95", "E=0.99", "E=1", "c=0.5"]) + " |"
+
+
+def test_results_without_published_datasets_say_so(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from replication_report import write_replication_results
+
+    budget = ReplicationBudget(epochs=2, n_datasets=3)
+    grids = replication_grids(budget, metadata(3))
+    run_replication(grids, ["train-vs-inference"], tmp_path, fit_and_score=fake_rows,
+                    progress=False)
+    text = write_replication_results(grids, budget, tmp_path, tmp_path / "out").read_text()
+    assert ("_No comparison with the published FCN: none of the datasets ['D01', 'D02', 'D03'] "
+            "has a published fcn result") in text
