@@ -249,6 +249,9 @@ def _fiftywords(frame, out, _results) -> list[str]:
     table["bins of"] = bins[full][layers[0]]
     conv_bytes = rows["per_layer"].map(
         lambda t: sum(v for k, v in json.loads(t).items() if k.endswith(".conv")))
+    # A direct convolution shares its saved input with the ReLU before it, which the hooks count
+    # there: its own bytes are not comparable, only the whole network's.
+    conv_bytes[bins.map(len) == 0] = np.nan
     table["conv saved MB"] = conv_bytes / 1e6
     table["conv x full"] = conv_bytes / conv_bytes[full]
     table["net saved MB"] = rows["saved_bytes"].astype(float) / 1e6
@@ -259,9 +262,10 @@ def _fiftywords(frame, out, _results) -> list[str]:
     table.index.name = "trained at"
     lines = ["Kept bins per convolution at predict (`bins 0/1/2`, of `bins of` in the full "
              "spectrum), bytes saved for backward in one training step by the three convolutions "
-             "(`conv`) and by the whole network (`net`, with batch norm, ReLU masks and head) "
-             "relative to the full-band FFT model E=1, test accuracy and its difference from E=1 "
-             "in points.", "", markdown_table(table, float_format="{:.3g}"), ""]
+             "(`conv`; not comparable for `direct`, whose convolutions share their saved inputs "
+             "with the ReLUs) and by the whole network (`net`, with batch norm, ReLU masks and "
+             "head) relative to the full-band FFT model E=1, test accuracy and its difference "
+             "from E=1 in points.", "", markdown_table(table, float_format="{:.3g}"), ""]
     figure, (memory, accuracy) = _new_figure(9.0, 3.4, 2)
     for label, row in table.iterrows():
         for axis, value in ((memory, row["conv x full"]), (accuracy, row["accuracy"])):
