@@ -340,8 +340,8 @@ def _recipe(frame, out, _results) -> list[str]:
         f"{published.loc[d, 'mean']:.3f} ± {published.loc[d, 'std']:.3f}" for d in table.index]
     table.index.name = "dataset"
     lines += ["### The recipe check: direct FCN, paper vs fcn recipe, short vs long training", "",
-              "Configuration `<recipe>-<epochs>`; cells: test accuracy mean ± std (min-max, "
-              "seeds) over seeds.", "", markdown_table(table), ""]
+              "Configuration `<recipe>-<epochs>`; cells: test accuracy mean ± std over seeds "
+              "(min-max, number of seeds).", "", markdown_table(table), ""]
     gap = stats["mean"].unstack("config").sub(
         [published.loc[d, "mean"] for d in stats["mean"].unstack("config").index], axis=0) * 100
     gap.index.name = "points vs published"
