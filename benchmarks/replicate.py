@@ -5,11 +5,12 @@ Every experiment runs into its own SQLite store under ``--stores`` (resumable: r
 command after a crash or Ctrl-C and only the missing fits run). Then ``--out`` receives one CSV
 export per store, the SVG figures and ``results.md``, the measured numbers the document quotes.
 
-The default budget fits about an hour of one CPU core (30 epochs; experiment 1 on 25 datasets
-drawn from the small embedded ones). The full-scale run:
+The default budget is about 70 minutes of one CPU core (30 epochs; experiment 1 on 25 datasets
+drawn from the small embedded ones; docs/replication.md states what it measured). The full-scale
+run:
 
-    python benchmarks/replicate.py --epochs 300 --seeds 0 1 2 3 4 --no-size-limit \\
-        --jobs -1                     # or --dask-scheduler tcp://host:8786
+    python benchmarks/replicate.py --epochs 300 --seeds 0 1 2 3 4 --long-epochs 2000 \\
+        --no-size-limit --jobs -1     # or --dask-scheduler tcp://host:8786
 
 Usage:
     python benchmarks/replicate.py [--experiments NAME ...] [--report-only] [--threads 1]

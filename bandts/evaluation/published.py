@@ -123,8 +123,10 @@ def with_reference(scores: pd.DataFrame, classifier: str = "fcn") -> tuple[pd.Da
     >>> table, reference = with_reference(scores, "fcn")
     >>> table["fcn (published)"].tolist()
     [1.0, 0.6457]
-    >>> reference.provenance
-    'reference: fcn (published) (Fawaz et al. 2019, 5 runs, 2000 epochs, mean accuracy), 2 of 2 datasets'
+    >>> reference.provenance[:70]
+    'reference: fcn (published) (Fawaz et al. 2019, 5 runs, 2000 epochs, me'
+    >>> reference.shared, reference.total
+    (2, 2)
     """
     published = published_accuracy(_check_classifier(classifier))["mean"]
     column = f"{classifier} (published)"

@@ -85,7 +85,8 @@ def test_with_reference_keeps_the_shared_datasets_under_the_callers_names():
 @pytest.fixture
 def fake_store(tmp_path):
     grid = EvaluationGrid(["Beef", "50words", "MyData"],
-                          [Configuration("c=0", {}), Configuration("c=0.5", {"compress_rate": 0.5})],
+                          [Configuration("c=0", {}),
+                           Configuration("c=0.5", {"compress_rate": 0.5})],
                           seeds=[0], inferences=[InferenceSetting("as-trained")])
     path = tmp_path / "r.sqlite"
     with ResultStore(path) as store:

@@ -1,4 +1,4 @@
-"""The replication study's grids (bandts.evaluation.replication): dataset draw, experiments, resume."""
+"""The replication study: dataset draw, experiment grids, resumed runs, the results writer."""
 
 from pathlib import Path
 
