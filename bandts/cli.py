@@ -258,10 +258,12 @@ def _results(store_path):
 
 
 def _cmd_rank(args) -> int:
-    from bandts.evaluation.report import markdown_table, ranking_markdown
-    from bandts.evaluation.tables import score_table
+    from bandts.evaluation.report import markdown_table, ranking_markdown, view_scores
 
-    scores = score_table(_results(args.store), metric=args.metric, view=args.view)
+    scores, provenance = view_scores(_results(args.store), metric=args.metric, view=args.view,
+                                     reference=args.reference)
+    if provenance:
+        print(f"{provenance}\n")
     print(f"Mean {args.metric} over seeds ({args.view} view):\n")
     print(markdown_table(scores), "\n")
     print(ranking_markdown(scores, alpha=args.alpha, control=args.control,
@@ -273,7 +275,7 @@ def _cmd_plot(args) -> int:
     from bandts.evaluation.report import write_figures
 
     saved = write_figures(_results(args.store), args.out, metric=args.metric, alpha=args.alpha,
-                          views=args.views, formats=args.formats)
+                          views=args.views, formats=args.formats, reference=args.reference)
     for stem, value in saved.items():
         if isinstance(value, str):
             print(f"{stem}: not drawn ({value})")
@@ -286,7 +288,7 @@ def _cmd_report(args) -> int:
     from bandts.evaluation.report import write_report
 
     path = write_report(_results(args.store), args.out, metric=args.metric, alpha=args.alpha,
-                        formats=args.formats, store_path=args.store)
+                        formats=args.formats, store_path=args.store, reference=args.reference)
     print(path)
     return 0
 
@@ -332,6 +334,9 @@ def _add_analysis_options(parser):
                         help=f"results store (default {DEFAULT_STORE})")
     parser.add_argument("--metric", default="accuracy", choices=("accuracy", "balanced_accuracy"))
     parser.add_argument("--alpha", type=_alpha, default=0.05, help="significance level (0.05)")
+    parser.add_argument("--reference", choices=("fcn", "resnet"), metavar="CLASSIFIER",
+                        help="add a published classifier (fcn or resnet, Fawaz et al. 2019) as one "
+                             "more entry, on the datasets it shares with the store")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
+from bandts.evaluation.published import PUBLISHED_SOURCE, with_reference
 from bandts.evaluation.ranks import IncompleteScoresWarning
 from bandts.evaluation.stats import (friedman_test, nemenyi_test, wilcoxon_holm_control,
                                      wilcoxon_holm_test)
@@ -118,6 +119,25 @@ def ranking_markdown(scores: pd.DataFrame, *, alpha: float = 0.05, control=None,
     return "\n".join(lines)
 
 
+def view_scores(results: pd.DataFrame, *, metric: str = "accuracy", view: str = "matched",
+                reference: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The score table of ``view`` and, with a published ``reference`` classifier, that
+    classifier added as a column on the shared datasets; returns (table, provenance line or "").
+
+    Raises:
+        ValueError: a reference with a metric other than accuracy (the published results are
+            accuracies), or an unknown reference.
+    """
+    scores = score_table(results, metric=metric, view=view)
+    if reference is None:
+        return scores, ""
+    if metric != "accuracy":
+        raise ValueError(f"the published {reference} results are accuracies; a reference needs "
+                         f"metric 'accuracy', not {metric!r}")
+    scores, entry = with_reference(scores, reference)
+    return scores, entry.provenance
+
+
 def _figure_name(view: str, test: str) -> str:
     return f"cd-{view}-{test}"
 
@@ -134,8 +154,12 @@ def _save(figure, out_dir: Path, stem: str, formats: Iterable[str]) -> list[Path
 def write_figures(results: pd.DataFrame, out_dir: str | os.PathLike, *, metric: str = "accuracy",
                   alpha: float = 0.05, views: Sequence[str] = VIEWS,
                   tests: Sequence[str] = CD_TESTS,
-                  formats: Sequence[str] = ("png", "svg")) -> dict[str, list[Path] | str]:
+                  formats: Sequence[str] = ("png", "svg"),
+                  reference: str | None = None) -> dict[str, list[Path] | str]:
     """Save CD diagrams (per view and test), the train-versus-inference plot and the trade-offs.
+
+    ``reference``: a published classifier (``"fcn"``, ``"resnet"``) entered in every CD diagram
+    on the datasets it shares with the results, its provenance written under the diagram.
 
     Returns {figure stem: saved paths}, or {stem: reason} for a figure the results cannot
     support (e.g. a CD diagram with fewer than two complete datasets).
@@ -147,7 +171,7 @@ def write_figures(results: pd.DataFrame, out_dir: str | os.PathLike, *, metric: 
     out_dir.mkdir(parents=True, exist_ok=True)
     saved: dict[str, list[Path] | str] = {}
     for view in views:
-        scores = score_table(results, metric=metric, view=view)
+        scores, provenance = view_scores(results, metric=metric, view=view, reference=reference)
         for test in tests:
             stem = _figure_name(view, test)
             try:
@@ -158,6 +182,8 @@ def write_figures(results: pd.DataFrame, out_dir: str | os.PathLike, *, metric: 
             except ValueError as error:
                 saved[stem] = str(error)
                 continue
+            if provenance:
+                figure.text(0.0, 0.0, provenance, fontsize=7, ha="left", va="top")
             saved[stem] = _save(figure, out_dir, stem, formats)
     ok = results[results["status"] == "ok"]
     for stem, plot in (("train-vs-inference", plot_train_vs_inference), ("tradeoffs", plot_tradeoffs)):
@@ -193,8 +219,12 @@ def _image_links(saved: dict, stem: str, caption: str) -> str:
 def write_report(results: pd.DataFrame, out_dir: str | os.PathLike, *, metric: str = "accuracy",
                  alpha: float = 0.05, formats: Sequence[str] = ("png", "svg"),
                  title: str = "bandts evaluation", preamble: str = "",
-                 store_path: str | os.PathLike | None = None) -> Path:
+                 store_path: str | os.PathLike | None = None,
+                 reference: str | None = None) -> Path:
     """Write ``report.md`` and its figures (and the rank tables as CSV) into ``out_dir``.
+
+    ``reference``: a published classifier (``"fcn"``, ``"resnet"``) ranked beside the
+    configurations in both views, on the datasets it shares with the results (provenance stated).
 
     Returns the path of ``report.md``.
     """
@@ -202,7 +232,8 @@ def write_report(results: pd.DataFrame, out_dir: str | os.PathLike, *, metric: s
     out_dir.mkdir(parents=True, exist_ok=True)
     if results.empty:
         raise ValueError("the results are empty: nothing to report (run `bandts evaluate` first)")
-    saved = write_figures(results, out_dir, metric=metric, alpha=alpha, formats=formats)
+    saved = write_figures(results, out_dir, metric=metric, alpha=alpha, formats=formats,
+                          reference=reference)
     ok = results[results["status"] == "ok"]
     failed = results[results["status"] != "ok"]
     text = [f"# {title}", ""]
@@ -223,7 +254,7 @@ def write_report(results: pd.DataFrame, out_dir: str | os.PathLike, *, metric: s
              "Datasets with a missing score in a view (failed runs) are dropped from that view's "
              "statistics and named.", ""]
     for view in VIEWS:
-        text += _view_section(results, view, metric, alpha, saved, out_dir)
+        text += _view_section(results, view, metric, alpha, saved, out_dir, reference)
     text += ["## Training versus inference band", "",
              f"Mean {metric.replace('_', ' ')} over datasets: rows = training configuration, "
              "columns = inference setting.", "",
@@ -282,11 +313,14 @@ def _configuration_section(results) -> list[str]:
     return ["## Configurations", "", markdown_table(configs, float_format="{:g}"), ""]
 
 
-def _view_section(results, view, metric, alpha, saved, out_dir: Path) -> list[str]:
-    scores = score_table(results, metric=metric, view=view)
+def _view_section(results, view, metric, alpha, saved, out_dir: Path, reference) -> list[str]:
+    scores, provenance = view_scores(results, metric=metric, view=view, reference=reference)
     lines = [f"## Ranking: {view} view ({_VIEW_TITLES[view]})", ""]
+    if provenance:
+        lines += [f"With the published {reference} results as a reference entry ({provenance}; "
+                  f"{PUBLISHED_SOURCE}).", ""]
     if view == "matched":
-        counts = seed_counts(results, view)
+        counts = seed_counts(results, view).reindex(index=scores.index)
         shown = scores.copy()
         shown.loc["mean"] = scores.mean(axis=0)
         lines += [f"Mean {metric.replace('_', ' ')} per dataset (seeds per cell: "
