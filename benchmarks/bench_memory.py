@@ -179,7 +179,7 @@ def plot(rows, path: Path) -> None:
     checkpointed = next(r for r in rows if r["config"] == "direct+checkpoint")
     peak_key = "cuda_peak_mb" if "cuda_peak_mb" in direct else "cpu_peak_mb"
     axes.plot(rates, [r["saved_mb"] for r in static], "o-", label="bandts: saved for backward")
-    axes.plot(rates, [r[peak_key] for r in static], "s-", label="bandts: peak of the step")
+    axes.plot(rates, [r[peak_key] for r in static], "s-", label="bandts: peak of the step + kept scratch")
     for value, style, label in ((direct["saved_mb"], "--", "direct: saved"),
                                 (direct[peak_key], ":", "direct: peak"),
                                 (checkpointed[peak_key], "-.", "direct + checkpoint: peak")):
