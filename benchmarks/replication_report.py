@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +26,7 @@ from bandts.evaluation.published import PUBLISHED_CITATION, PUBLISHED_EPOCHS
 from bandts.evaluation.ranks import IncompleteScoresWarning
 from bandts.evaluation.replication import EXPERIMENTS, experiment_grids, store_path
 from bandts.evaluation.report import markdown_table, ranking_markdown
+from results_io import cpu_model
 
 
 def write_replication_results(grids: dict, budget, stores: str | os.PathLike,
@@ -62,22 +62,12 @@ def write_replication_results(grids: dict, budget, stores: str | os.PathLike,
 # ------------------------------------------------------------------------------------------------
 # budget and progress
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _budget_lines(grids, budget) -> list[str]:
     import torch
 
     first = grids["train-vs-inference"]
     return ["## Budget", "",
-            f"- machine: {_cpu_model()}, {os.cpu_count()} logical CPUs, torch "
+            f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs, torch "
             f"{torch.__version__}, {torch.get_num_threads()} torch thread(s) in the driver",
             f"- epochs: {budget.epochs} (experiments 1-3 and experiment 4's short runs), "
             f"{budget.recipe_long_epochs} (experiment 4's long runs)",

@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +16,7 @@ import pytest
 from bandts.evaluation.grid import Configuration, EvaluationGrid, InferenceSetting, RowKey
 from bandts.evaluation.runner import run_grid
 from bandts.evaluation.store import COLUMNS, ROW_COLUMNS, ResultStore
+from fake_fits import fake_rows
 
 CONFIG = Configuration("c=0.5", {"compress_rate": 0.5, "n_epochs": 3})
 
@@ -146,21 +146,9 @@ KILL_GRID = EvaluationGrid(
 )
 
 
-def deterministic_rows(task):
-    """Rows whose accuracy is a fixed function of the key, so reruns are comparable."""
-    rows = []
-    for inference in task.inferences:
-        key = f"{task.dataset}/{task.configuration.name}/{inference.name}/{task.seed}"
-        rows.append({**task.row_fields(inference), "accuracy": zlib.crc32(key.encode()) / 2**32,
-                     "balanced_accuracy": 0.5, "fit_seconds": 0.0, "predict_seconds": 0.0,
-                     "epochs": 1, "kept_bins": "{}", "saved_bytes": 0, "saved_bytes_per_layer": "{}",
-                     "versions": "{}", "status": "ok", "error": None})
-    return rows
-
-
 def slow_rows(task):
     time.sleep(0.15)
-    return deterministic_rows(task)
+    return fake_rows(task)
 
 
 def run_kill_grid(path):
@@ -198,7 +186,7 @@ def test_a_grid_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path)
 
     def recording_rows(task):
         ran.append(task)
-        return deterministic_rows(task)
+        return fake_rows(task)
 
     with ResultStore(path) as store:
         summary = run_grid(KILL_GRID, store, fit_and_score=recording_rows, progress=False)
@@ -209,7 +197,7 @@ def test_a_grid_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path)
     assert len(keys) == len(set(keys)) == len(KILL_GRID.keys())
     assert set(keys) == set(KILL_GRID.keys())
     expected = {tuple(r[c] for c in ("dataset", "config", "inference", "seed")): r["accuracy"]
-                for task in KILL_GRID.tasks() for r in deterministic_rows(task)}
+                for task in KILL_GRID.tasks() for r in fake_rows(task)}
     assert all(expected[k] == a for k, a in zip(keys, after.accuracy))
     # Rows committed before the kill are untouched (same commit time).
     merged = before.merge(after, on=["dataset", "config", "inference", "seed"], suffixes=("_0", "_1"))
