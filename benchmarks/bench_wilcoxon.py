@@ -21,6 +21,7 @@ import scipy
 import scipy.stats
 
 from bandts.evaluation.stats import wilcoxon_holm_test
+from results_io import save_results
 
 
 def scipy_pairs(table):

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from bandts.evaluation import (ResultStore, friedman_test, plot_critical_difference, rank_scores,
                                published_accuracy, score_table, train_inference_matrix,
                                with_reference)
-from bandts.evaluation.published import PUBLISHED_CITATION, PUBLISHED_EPOCHS
+from bandts.evaluation.published import PUBLISHED_EPOCHS
 from bandts.evaluation.ranks import IncompleteScoresWarning
 from bandts.evaluation.replication import EXPERIMENTS, experiment_grids, store_path
 from bandts.evaluation.report import markdown_table, ranking_markdown

@@ -1,7 +1,5 @@
 """The facts bandts.datasets.shapes reads without parsing values, from a scan or a full read."""
 
-import numpy as np
-
 from bandts.datasets import preprocessing
 from bandts.datasets.shapes import scan_delimited, scan_ts
 

@@ -45,15 +45,21 @@ def above_cut(per_sample: torch.Tensor, keep: int) -> torch.Tensor:
     return (bins[:, None] >= per_sample[None, :])[..., None]
 
 
-def forward(x, weight, bias, geo, band: Band, backend: str):
-    """Output (N, F, W_out), kept input spectrum (keep, N, C) complex and per-sample levels ((N,)
-    int64 in the "sample" scope of an energy cut, else empty)."""
+def _kept_spectrum(x, geo, band: Band):
+    """(kept input spectrum (keep, N, C), per-sample levels or None); the full spectrum lives
+    only inside this function."""
     spectrum = torch.fft.rfft(x, n=geo.fft_len)  # (N, C, M)
     keep, per_sample = choose_levels(
         lambda: torch.view_as_real(spectrum).square().sum((1, 3)), geo.n_bins, static_level_1d,
         band)
-    kept = spectrum[..., :keep].permute(2, 0, 1).contiguous()  # its own copy: saved for backward
-    del spectrum
+    return spectrum[..., :keep].permute(2, 0, 1).contiguous(), per_sample  # a copy of its own
+
+
+def forward(x, weight, bias, geo, band: Band, backend: str):
+    """Output (N, F, W_out), kept input spectrum (keep, N, C) complex and per-sample levels ((N,)
+    int64 in the "sample" scope of an energy cut, else empty)."""
+    kept, per_sample = _kept_spectrum(x, geo, band)
+    keep = kept.shape[0]
     if per_sample is not None:
         kept = kept.masked_fill(above_cut(per_sample, keep), 0)
     cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)

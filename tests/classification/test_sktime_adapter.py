@@ -1,7 +1,6 @@
 """BandLimitedFCNClassifier: sktime's conformance suite and use on sktime data containers."""
 
 import numpy as np
-import pytest
 from sktime.datasets import load_unit_test
 from sktime.utils.estimator_checks import check_estimator
 
