@@ -130,6 +130,26 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
     -----
     Inputs are used as given: z-normalise each series beforehand if wanted
     (``bandts.datasets.load_ucr`` does by default).
+
+    References
+    ----------
+    .. [1] A. Dziedzic, J. Paparrizos, S. Krishnan, A. Elmore, M. Franklin, "Band-limited
+       Training and Inference for Convolutional Neural Networks", ICML 2019.
+    .. [2] Z. Wang, W. Yan, T. Oates, "Time Series Classification from Scratch with Deep Neural
+       Networks: A Strong Baseline", IJCNN 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bandts import BandLimitedFCN
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 1, 32)).astype("float32")
+    >>> y = np.array(["a", "b"] * 10)
+    >>> clf = BandLimitedFCN(compress_rate=0.5, filters=(4, 4, 4), n_epochs=2, random_state=0)
+    >>> clf.fit(X, y).predict(X[:3]).shape
+    (3,)
+    >>> sorted(clf.kept_bins().values())
+    [9, 9, 10]
     """
 
     def __init__(self, compress_rate=0.0, preserve_energy=1.0, energy_scope="sample",

@@ -158,20 +158,19 @@ def _setup_context(ctx, inputs, output):
     x, weight, bias, bn_weight, bn_bias, _, _, batch_stats, eps, geometry, *_, backend, plan = \
         inputs
     _, kept, cuts, mean, invstd = output
+    # Returned for bookkeeping (running statistics, kept bins), never differentiated.
+    ctx.mark_non_differentiable(kept, cuts, mean, invstd)
     ctx.save_for_backward(kept, weight, bias, cuts, bn_weight, bn_bias, mean, invstd)
     ctx.settings = (batch_stats, eps, list(x.shape), geometry)
     ctx.backend, ctx.plan = backend, plan
     ctx.set_materialize_grads(False)
 
 
-def _backward(ctx, grad_out, grad_kept, _grad_cuts, grad_mean, grad_invstd):
+def _backward(ctx, grad_out, _grad_kept, _grad_cuts, _grad_mean, _grad_invstd):
     if torch.is_grad_enabled():
         raise RuntimeError("double backward (create_graph=True) through the fused band-limited "
                            "block is not supported; build the model with unfused layers "
                            "(BandLimitedConv1d/2d, nn.BatchNorm, nn.ReLU) for it")
-    if grad_kept is not None or grad_mean is not None or grad_invstd is not None:
-        raise RuntimeError("the fused band-limited block's spectrum and batch statistics are "
-                           "not differentiable outputs")
     kept, weight, bias, cuts, bn_weight, bn_bias, mean, invstd = ctx.saved_tensors
     needs = ctx.needs_input_grad[:5]
     if grad_out is None or not any(needs):

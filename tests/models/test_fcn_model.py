@@ -99,3 +99,22 @@ def test_the_network_accepts_other_lengths_and_rejects_wrong_rank():
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         FCN(1, 2, **kwargs)
+
+
+@pytest.mark.parametrize("low_memory", [True, False])
+def test_compiled_fcn_trains_like_the_eager_one(low_memory):
+    import copy
+
+    torch.manual_seed(12)
+    model = FCN(1, 5, filters=(4, 6, 4), band=Band(compress_rate=0.5), low_memory=low_memory)
+    twin = copy.deepcopy(model)
+    torch._dynamo.reset()
+    compiled = torch.compile(twin, fullgraph=True)
+    x, y = torch.randn(8, 1, 64), torch.randint(0, 5, (8,))
+    for net in (model, compiled):
+        F.cross_entropy(net(x), y).backward()
+    for a, b in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, atol=1e-5, rtol=1e-4)
+    for a, b in zip(model.buffers(), twin.buffers()):
+        torch.testing.assert_close(b, a)
+    torch.testing.assert_close(compiled.eval()(x), model.eval()(x), atol=1e-5, rtol=1e-5)
