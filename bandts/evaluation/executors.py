@@ -70,9 +70,13 @@ class LokyExecutor:
         from joblib.externals.loky import get_reusable_executor
 
         self.capacity = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
-        self._executor = get_reusable_executor(max_workers=self.capacity,
-                                               initializer=_watch_driver,
-                                               initargs=(os.getpid(),))
+        # Share the cores between the workers, as joblib.Parallel does: each worker's math
+        # libraries spinning on every core would slow all of them down several times.
+        threads = str(max(1, (os.cpu_count() or 1) // self.capacity))
+        self._executor = get_reusable_executor(
+            max_workers=self.capacity, initializer=_watch_driver, initargs=(os.getpid(),),
+            env={name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                            "OPENBLAS_NUM_THREADS")})
         self._run_task, self._fit_and_score, self._error_rows = run_task, fit_and_score, error_rows
 
     def submit(self, task: FitTask):

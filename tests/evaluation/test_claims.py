@@ -177,3 +177,18 @@ def test_a_driver_that_fails_stops_its_workers_fits(tmp_path):
     assert time.monotonic() - stopped < 5.0
     with ResultStore(tmp_path / "r.sqlite") as store:  # and its claims are released
         assert store._connection.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+
+
+def test_loky_workers_share_the_cores_instead_of_each_using_all():
+    import os
+
+    from bandts.evaluation.executors import LokyExecutor
+
+    # run_task(fit_and_score, task) is called in the worker: os.getenv(name, None) there
+    # reports the worker's thread limit.
+    executor = LokyExecutor(os.getenv, "OMP_NUM_THREADS", n_jobs=2, error_rows=None)
+    try:
+        limit = executor.submit(None).result(timeout=120)
+    finally:
+        executor.close(aborted=True)
+    assert limit == str(max(1, (os.cpu_count() or 1) // 2))
