@@ -423,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parquet", metavar="PATH")
     p.set_defaults(run=_cmd_export)
 
-    p = commands.add_parser("main", help="the default evaluation (under 5 minutes on 2 CPUs)",
+    p = commands.add_parser("main", help="the default evaluation (about 6 minutes on 2 CPUs)",
                             description="Run the default evaluation (embedded UCR datasets, "
                                         "compress rates 0, 0.5, 0.75 for training and inference, "
                                         "a direct-convolution baseline) and leave the store, CSV, "

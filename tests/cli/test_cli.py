@@ -43,7 +43,7 @@ def test_every_subcommand_has_help(capsys, command):
 def test_the_main_help_gives_the_measured_duration(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
-    assert re.search(r"main +the default evaluation \(under 5 minutes on 2 CPUs\)",
+    assert re.search(r"main +the default evaluation \(about 6 minutes on 2 CPUs\)",
                      capsys.readouterr().out)
 
 
