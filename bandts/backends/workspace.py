@@ -6,9 +6,11 @@ and dropped. The C allocator hands memory of that size back to the operating sys
 freed, so each call would fault it in again page by page (a visible part of a layer's time on a
 small CPU). A named slot keeps one buffer, grown to the largest request, for the next call.
 
-Only CPU buffers up to :data:`KEEP_MAX_BYTES` are kept (CUDA memory has PyTorch's caching
-allocator). A slot is lent for the
-body of a ``with`` block; a request for a slot already lent out (a nested call) gets a fresh
+Only CPU buffers from :data:`KEEP_MIN_BYTES` to :data:`KEEP_MAX_BYTES` are kept (CUDA memory has
+PyTorch's caching allocator): smaller ones are allocated afresh at no measurable cost, and are
+not held (benchmarks/bench_workspace.py compares both policies per layer). Every kept byte counts
+in the memory a user pays for (:func:`kept_bytes`; benchmarks/bench_memory.py adds it to the
+peak). A slot is lent for the body of a ``with`` block; a request for a slot already lent out (a nested call) gets a fresh
 tensor instead, so lending is always safe. Never return a lent tensor or save it for backward:
 the next call overwrites it. :func:`release` frees this thread's buffers.
 """
@@ -19,6 +21,9 @@ from contextlib import contextmanager
 
 import torch
 
+# Smaller requests get a fresh tensor each time: the allocator reuses freed memory of that size
+# without faulting it in again (bench_workspace.py: no gain from keeping them).
+KEEP_MIN_BYTES = 8 * 2**20
 # Larger requests get a fresh tensor each time: at that size the allocation is a small part of
 # the work that fills it, and the memory held between calls stays bounded.
 KEEP_MAX_BYTES = 64 * 2**20
@@ -48,7 +53,7 @@ def scratch(slot: str, shape: tuple, like: torch.Tensor):
     key = (slot, like.dtype)
     numel = math.prod(shape)
     if (like.device.type != "cpu" or slots.get(key, (None, False))[1]
-            or numel * like.element_size() > KEEP_MAX_BYTES):
+            or not KEEP_MIN_BYTES <= numel * like.element_size() <= KEEP_MAX_BYTES):
         yield like.new_empty(shape)
         return
     buffer, _ = slots.get(key, (None, False))

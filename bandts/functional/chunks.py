@@ -14,8 +14,9 @@ import torch
 CHUNK_BYTES = 4 * 2**20
 
 
-def chunk_ranges(n_items: int, values_per_item: int, dtype: torch.dtype, multiple: int = 1) -> list:
-    """(start, stop) ranges covering 0..n_items whose items hold at most CHUNK_BYTES together
+def chunk_ranges(n_items: int, values_per_item: int, dtype: torch.dtype, multiple: int = 1,
+                 max_bytes: int = CHUNK_BYTES) -> list:
+    """(start, stop) ranges covering 0..n_items whose items hold at most ``max_bytes`` together
     (at least ``multiple`` items per range): as few ranges as that allows, of near-equal sizes,
     each a multiple of ``multiple`` except the last when n_items is not one.
 
@@ -25,10 +26,11 @@ def chunk_ranges(n_items: int, values_per_item: int, dtype: torch.dtype, multipl
         dtype: their dtype.
         multiple: granularity of the sizes, e.g. the threads that split a batched GEMM over a
             chunk's items (an odd batch leaves one of two threads idle at the end).
+        max_bytes: the bound (CHUNK_BYTES unless the caller has its own).
     """
     bytes_per_item = values_per_item * torch.empty((), dtype=dtype).element_size()
     units = -(-n_items // multiple)
-    largest = max(1, CHUNK_BYTES // max(1, bytes_per_item * multiple))
+    largest = max(1, max_bytes // max(1, bytes_per_item * multiple))
     n_chunks = -(-units // largest)
     if n_chunks == 0:
         return []

@@ -26,7 +26,7 @@ from bandts.backends import split_cmac_chunks
 from bandts.backends.workspace import scratch
 from bandts.functional.band import Band, choose_levels, static_level_1d
 from bandts.functional.chunks import chunk_ranges
-from bandts.functional.dft import real_dft_matrix
+from bandts.functional.dft import cached_constant, real_dft_matrix
 from bandts.functional.transforms import signal_of, spectrum_of
 
 
@@ -141,50 +141,115 @@ def _input_spectrum(x, geo, level_of):
     return (full[0][:keep].clone() if keep < geo.n_bins else full[0]), per_sample
 
 
-def forward(x, weight, bias, geo, band: Band, backend: str):
-    """Output (N, F, W_out), kept input spectrum (keep, 2, N, C) and per-sample levels ((N,)
-    int64 in the "sample" scope of an energy cut, else empty)."""
+def kept_input(x, geo, band: Band):
+    """The kept input spectrum (keep, 2, N, C) and the per-sample levels ((N,) int64 in the
+    "sample" scope of an energy cut, else empty)."""
     kept, per_sample = _input_spectrum(x, geo, lambda bin_power: choose_levels(
         bin_power, geo.n_bins, static_level_1d, band))
     if per_sample is not None and bool((per_sample < kept.shape[0]).any()):
         kept.masked_fill_(_above_cut(per_sample, kept.shape[0]), 0)
     cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)
+    return kept, cuts
+
+
+def forward(x, weight, bias, geo, band: Band, backend: str):
+    """Output (N, F, W_out), kept input spectrum (keep, 2, N, C) and per-sample levels."""
+    kept, cuts = kept_input(x, geo, band)
     return output_from_kept(kept, weight, bias, geo, backend), kept, cuts
 
 
-def output_from_kept(kept, weight, bias, geo, backend: str) -> torch.Tensor:
-    """The output (N, F, W_out) from the kept input spectrum (keep, 2, N, C): the filter product
-    and the inverse transform (also run again by a block that recomputes its output)."""
+def output_spectrum(kept, weight, bias, geo, backend: str, out=None) -> torch.Tensor:
+    """The output's kept spectrum (keep, 2, N, F) from the kept input spectrum: the filter
+    product, with the bias in the DC bin (written into ``out`` when given)."""
     keep, _, n, _ = kept.shape
-    n_out = weight.shape[0]
-    with scratch("output spectrum", (keep, 2, n, n_out), kept) as product:
-        filter_times(kept, weight, geo, backend, out=product)
-        if bias is not None:
-            # A constant is the DC bin alone: L * bias there adds bias to every output sample.
-            product[0, 0] += geo.fft_len * bias
-        out = signal_of(product.view(keep, 2, n * n_out), geo.out_len, geo.stride,
-                        geo.fft_len, inverse=True)
+    product = kept.new_empty(keep, 2, n, weight.shape[0]) if out is None else out
+    filter_times(kept, weight, geo, backend, out=product)
+    if bias is not None:
+        add_constant(product, bias, geo)
+    return product
+
+
+def add_constant(spectrum, values, geo) -> None:
+    """Adds ``values`` (F,) to every output sample of channel f in the output spectrum
+    (keep, 2, N, F), in place: a constant is the DC bin alone, L * value there."""
+    spectrum[0, 0] += geo.fft_len * values
+
+
+@cached_constant
+def _projection(keep: int, out_len: int, stride: int, fft_len: int, dtype, device):
+    """M M^T (2 keep, 2 keep), M the (2 keep, W_out) matrix of both :func:`output_of_spectrum`
+    (signal = S^T M) and :func:`output_grad_spectrum` (D = M signal^T)."""
+    with torch.inference_mode(False):
+        m = real_dft_matrix(0, keep, out_len, fft_len, torch.float64, device, step=stride,
+                            inverse=True).flatten(0, 1)
+        return (m @ m.T).to(dtype)
+
+
+def project(spectrum, geo) -> torch.Tensor:
+    """``output_grad_spectrum(output_of_spectrum(spectrum))`` (keep, 2, N, F), by one small
+    (2 keep, 2 keep) product instead of the two transforms."""
+    keep, _, n, n_out = spectrum.shape
+    matrix = _projection(keep, geo.out_len, geo.stride, geo.fft_len, spectrum.dtype,
+                         spectrum.device)
+    return (matrix @ spectrum.reshape(2 * keep, n * n_out)).view(keep, 2, n, n_out)
+
+
+def output_inner(grad_spectrum, spectrum, geo) -> torch.Tensor:
+    """sum(g * y) per output channel (F,) from D = :func:`output_grad_spectrum` of g and y's
+    kept spectrum: D is the adjoint of the synthesis applied to g, so <g, y> = <D, Y>."""
+    return (grad_spectrum * spectrum).sum((0, 1, 2))
+
+
+def output_of_spectrum(spectrum, geo) -> torch.Tensor:
+    """The output (N, F, W_out) of its kept spectrum (keep, 2, N, F); the (N, F) axes may be a
+    slice of a larger batch."""
+    keep, _, n, n_out = spectrum.shape
+    out = signal_of(spectrum.reshape(keep, 2, n * n_out), geo.out_len, geo.stride, geo.fft_len,
+                    inverse=True)
     return out.view(n, n_out, geo.out_len)
+
+
+def output_from_kept(kept, weight, bias, geo, backend: str) -> torch.Tensor:
+    """The output (N, F, W_out) from the kept input spectrum (keep, 2, N, C)."""
+    keep, _, n, _ = kept.shape
+    with scratch("output spectrum", (keep, 2, n, weight.shape[0]), kept) as product:
+        return output_of_spectrum(output_spectrum(kept, weight, bias, geo, backend, product), geo)
+
+
+def output_grad_spectrum(grad_out, keep: int, geo, out=None) -> torch.Tensor:
+    """D (keep, 2, N, F): the kept spectrum of an output gradient (N, F, W_out), scaled by
+    w_k / L (the adjoint of :func:`output_of_spectrum`); written into ``out`` when given."""
+    n, n_out, _ = grad_out.shape
+    spectrum = grad_out.new_empty(keep, 2, n, n_out) if out is None else out
+    spectrum_of(grad_out.reshape(n * n_out, -1), keep, geo.stride, geo.fft_len, inverse=True,
+                out=spectrum.view(keep, 2, n * n_out))
+    return spectrum
 
 
 def backward(grad_out, kept, weight, cuts, geo, needs, backend: str):
     """(grad_x, grad_w, grad_b) from the output gradient; None where ``needs`` (x, weight,
     bias) is False."""
     keep, _, n, _ = kept.shape
-    n_out = weight.shape[0]
+    with scratch("output gradient spectrum", (keep, 2, n, weight.shape[0]), kept) as spectrum:
+        return backward_from_spectrum(output_grad_spectrum(grad_out, keep, geo, spectrum), kept,
+                                      weight, cuts, geo, needs, backend)
+
+
+def backward_from_spectrum(grad_spectrum, kept, weight, cuts, geo, needs, backend: str):
+    """:func:`backward` from D = :func:`output_grad_spectrum` of the output gradient (changed
+    in place: the bins above per-sample cuts are zeroed)."""
+    keep = kept.shape[0]
     want_x, want_w, want_b = needs
     grad_x = grad_w = grad_b = None
-    with scratch("output gradient spectrum", (keep, 2, n, n_out), kept) as grad_spectrum:
-        spectrum_of(grad_out.reshape(n * n_out, -1), keep, geo.stride, geo.fft_len,
-                    inverse=True, out=grad_spectrum.view(keep, 2, n * n_out))
-        if want_b:
-            # The bias sits in the DC bin (forward), whose adjoint sums the gradient over
-            # samples: read it from that bin instead of summing grad_out again.
-            grad_b = geo.fft_len * grad_spectrum[0, 0].sum(0)
-        if cuts.numel() and bool((cuts < keep).any()):
-            grad_spectrum.masked_fill_(_above_cut(cuts, keep), 0)
-        if want_x:
-            grad_x = _input_grad(grad_spectrum, weight, geo, backend)
-        if want_w:
-            grad_w = _weight_grad(grad_spectrum, kept, weight, geo, backend)
+    if want_b:
+        # The bias sits in the DC bin (forward), whose adjoint sums the gradient over samples:
+        # read it from that bin instead of summing grad_out again.
+        grad_b = geo.fft_len * grad_spectrum[0, 0].sum(0)
+    if cuts.numel() and bool((cuts < keep).any()):
+        grad_spectrum.masked_fill_(_above_cut(cuts, keep), 0)
+    # The weight gradient first: its temporaries are gone before grad_x is allocated.
+    if want_w:
+        grad_w = _weight_grad(grad_spectrum, kept, weight, geo, backend)
+    if want_x:
+        grad_x = _input_grad(grad_spectrum, weight, geo, backend)
     return grad_x, grad_w, grad_b

@@ -55,27 +55,68 @@ def _kept_spectrum(x, geo, band: Band):
     return spectrum[..., :keep].permute(2, 0, 1).contiguous(), per_sample  # a copy of its own
 
 
-def forward(x, weight, bias, geo, band: Band, backend: str):
-    """Output (N, F, W_out), kept input spectrum (keep, N, C) complex and per-sample levels ((N,)
-    int64 in the "sample" scope of an energy cut, else empty)."""
+def kept_input(x, geo, band: Band):
+    """The kept input spectrum (keep, N, C) complex and the per-sample levels ((N,) int64 in the
+    "sample" scope of an energy cut, else empty)."""
     kept, per_sample = _kept_spectrum(x, geo, band)
-    keep = kept.shape[0]
-    if per_sample is not None:
-        kept = kept.masked_fill(above_cut(per_sample, keep), 0)
-    cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)
+    if per_sample is None:
+        return kept, x.new_empty(0, dtype=torch.int64)
+    return kept.masked_fill(above_cut(per_sample, kept.shape[0]), 0), per_sample
+
+
+def forward(x, weight, bias, geo, band: Band, backend: str):
+    """Output (N, F, W_out), kept input spectrum (keep, N, C) complex and per-sample levels."""
+    kept, cuts = kept_input(x, geo, band)
     return output_from_kept(kept, weight, bias, geo, backend), kept, cuts
+
+
+def output_spectrum(kept, weight, bias, geo, backend: str) -> torch.Tensor:
+    """The output's kept spectrum (keep, N, F) complex: the filter product, with the bias in
+    the DC bin."""
+    product = cmac(kept, _filter_spectrum(weight, geo, kept.shape[0], conjugate=True),
+                   backend=backend)
+    if bias is not None:
+        add_constant(product, bias, geo)
+    return product
+
+
+def add_constant(spectrum, values, geo) -> None:
+    """Adds ``values`` (F,) to every output sample of channel f in the output spectrum
+    (keep, N, F), in place: a constant is the DC bin alone, L * value there."""
+    spectrum[0].add_(values, alpha=geo.fft_len)
+
+
+def project(spectrum, geo) -> torch.Tensor:
+    """``output_grad_spectrum(output_of_spectrum(spectrum))`` (keep, N, F)."""
+    return output_grad_spectrum(output_of_spectrum(spectrum, geo), spectrum.shape[0], geo)
+
+
+def output_inner(grad_spectrum, spectrum, geo) -> torch.Tensor:
+    """sum(g * y) per output channel (F,) from D = :func:`output_grad_spectrum` of g and y's
+    kept spectrum Y: D is the adjoint of the synthesis applied to g, so <g, y> = Re sum conj(D) Y.
+    """
+    return (grad_spectrum.conj() * spectrum).real.sum((0, 1))
+
+
+def output_of_spectrum(spectrum, geo) -> torch.Tensor:
+    """The output (N, F, W_out) of its kept spectrum (keep, N, F)."""
+    frames = torch.fft.irfft(spectrum.permute(1, 2, 0), n=geo.fft_len)  # zero-extends the bins
+    return frames[..., :geo.full_out_len:geo.stride].contiguous()
 
 
 def output_from_kept(kept, weight, bias, geo, backend: str) -> torch.Tensor:
     """The output (N, F, W_out) from the kept input spectrum (keep, N, C) complex."""
-    keep, n, _ = kept.shape
-    product = cmac(kept, _filter_spectrum(weight, geo, keep, conjugate=True), backend=backend)
-    if bias is not None:
-        # A constant is the DC bin alone: L * bias there adds bias to every output sample.
-        product[0].add_(bias, alpha=geo.fft_len)
-    frames = torch.fft.irfft(product.permute(1, 2, 0), n=geo.fft_len)  # zero-extends the bins
-    return frames[..., :geo.full_out_len:geo.stride].contiguous().view(n, weight.shape[0],
-                                                                      geo.out_len)
+    return output_of_spectrum(output_spectrum(kept, weight, bias, geo, backend), geo)
+
+
+def output_grad_spectrum(grad_out, keep: int, geo) -> torch.Tensor:
+    """D (keep, N, F) complex: the kept spectrum of an output gradient (N, F, W_out) scaled by
+    w_k / L (the adjoint of :func:`output_of_spectrum`)."""
+    if geo.stride > 1:
+        grad_out = grad_out.new_zeros(*grad_out.shape[:2], geo.full_out_len).index_copy(
+            2, torch.arange(0, geo.full_out_len, geo.stride, device=grad_out.device), grad_out)
+    scale = inverse_scale(keep, geo.fft_len, grad_out.dtype, grad_out.device, False)
+    return (torch.fft.rfft(grad_out, n=geo.fft_len)[..., :keep] * scale).permute(2, 0, 1)
 
 
 def input_adjoint(grad_kept, cuts, geo) -> torch.Tensor:
@@ -95,22 +136,21 @@ def input_adjoint(grad_kept, cuts, geo) -> torch.Tensor:
 def backward(grad_out, kept, weight, cuts, geo, needs, backend: str):
     """(grad_x, grad_w, grad_b) from the output gradient and the kept (keep, N, C) complex input
     spectrum; None where ``needs`` (x, weight, bias) is False."""
+    return backward_from_spectrum(output_grad_spectrum(grad_out, kept.shape[0], geo), kept,
+                                  weight, cuts, geo, needs, backend)
+
+
+def backward_from_spectrum(grad_spectrum, kept, weight, cuts, geo, needs, backend: str):
+    """:func:`backward` from D = :func:`output_grad_spectrum` of the output gradient."""
     keep = kept.shape[0]
     want_x, want_w, want_b = needs
-    if geo.stride > 1:
-        grad_out = grad_out.new_zeros(*grad_out.shape[:2], geo.full_out_len).index_copy(
-            2, torch.arange(0, geo.full_out_len, geo.stride, device=grad_out.device), grad_out)
-    scale = inverse_scale(keep, geo.fft_len, grad_out.dtype, grad_out.device, False)
-    grad_spectrum = (torch.fft.rfft(grad_out, n=geo.fft_len)[..., :keep] * scale).permute(2, 0, 1)
     grad_b = geo.fft_len * grad_spectrum[0].real.sum(0) if want_b else None
     if cuts.numel():
         grad_spectrum = grad_spectrum.masked_fill(above_cut(cuts, keep), 0)
     grad_x = grad_w = None
     if want_x or want_w:
         filters = _filter_spectrum(weight, geo, keep)
-    if want_x:
-        grad_kept = cmac(grad_spectrum, filters.transpose(1, 2), backend=backend)
-        grad_x = input_adjoint(grad_kept, cuts.new_empty(0), geo)
+    # The weight gradient first: its temporaries are gone before grad_x is allocated.
     if want_w:
         n_out, n_in, n_taps = weight.shape
         grad_filters = cmac(kept.transpose(1, 2), grad_spectrum, conj_b=True, backend=backend)
@@ -118,4 +158,7 @@ def backward(grad_out, kept, weight, cuts, geo, needs, backend: str):
                                             kept.device, True)
         grad_taps = (conjugate_basis.T @ grad_filters.reshape(keep, n_in * n_out)).real
         grad_w = grad_taps.view(n_taps, n_in, n_out).permute(2, 1, 0).contiguous()
+    if want_x:
+        grad_kept = cmac(grad_spectrum, filters.transpose(1, 2), backend=backend)
+        grad_x = input_adjoint(grad_kept, cuts.new_empty(0), geo)
     return grad_x, grad_w, grad_b

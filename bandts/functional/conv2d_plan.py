@@ -188,9 +188,15 @@ def kept_spectrum(x, geos, cells: KeptCells, all_columns=None):
     return cells.gather(torch.fft.fft(by_col, n=geo_h.fft_len, dim=2))
 
 
-def forward(x, weight, bias, geos, band: Band, backend: str, chunked: bool):
-    """Output (N, F, H_out, W_out), kept input spectrum (count, N, C) complex and per-sample
-    levels ((N,) int64 in the "sample" scope of an energy cut, else empty)."""
+def cells_of(geos, count: int, device) -> KeptCells:
+    """The :class:`KeptCells` of the band that keeps ``count`` coefficients."""
+    geo_h, geo_w = geos
+    return kept_cells(geo_h, geo_w, level_of_count(geo_h, geo_w, count), device)
+
+
+def kept_input(x, geos, band: Band):
+    """The kept input spectrum (count, N, C) complex and the per-sample levels ((N,) int64 in
+    the "sample" scope of an energy cut, else empty)."""
     geo_h, geo_w = geos
     n_levels = max(geo_h.n_bins, geo_w.n_bins)
     levels = _cached_levels(geo_h.fft_len, geo_w.fft_len, x.device)
@@ -206,49 +212,103 @@ def forward(x, weight, bias, geos, band: Band, backend: str, chunked: bool):
     level, per_sample = choose_levels(level_power, n_levels, static_level_2d, band)
     cells = kept_cells(geo_h, geo_w, level, x.device)
     kept = kept_spectrum(x, geos, cells, all_columns.pop() if all_columns else None)
-    if per_sample is not None:
-        kept.masked_fill_(_above_cut(per_sample, cells.levels(levels)), 0)
-    cuts = per_sample if per_sample is not None else x.new_empty(0, dtype=torch.int64)
-    return output_from_kept(kept, weight, bias, geos, backend, chunked, cells), kept, cuts
+    if per_sample is None:
+        return kept, x.new_empty(0, dtype=torch.int64)
+    kept.masked_fill_(_above_cut(per_sample, cells.levels(levels)), 0)
+    return kept, per_sample
 
 
-def output_from_kept(kept, weight, bias, geos, backend: str, chunked: bool, cells=None):
-    """The output (N, F, H_out, W_out) from the kept input spectrum (count, N, C)."""
+def forward(x, weight, bias, geos, band: Band, backend: str, chunked: bool):
+    """Output (N, F, H_out, W_out), kept input spectrum (count, N, C) complex and per-sample
+    levels."""
+    kept, cuts = kept_input(x, geos, band)
+    return output_from_kept(kept, weight, bias, geos, backend, chunked), kept, cuts
+
+
+def output_spectrum(kept, weight, bias, geos, backend: str, chunked: bool) -> torch.Tensor:
+    """The output's kept spectrum (count, N, F) complex: the filter product, with the bias in
+    the DC coefficient."""
     geo_h, geo_w = geos
-    if cells is None:
-        cells = kept_cells(geo_h, geo_w, level_of_count(geo_h, geo_w, kept.shape[0]),
-                           kept.device)
+    cells = cells_of(geos, kept.shape[0], kept.device)
     product = filter_times_2d(kept, weight, geo_h, geo_w, cells, False, backend, chunked)
     if bias is not None:
-        # A constant is the DC coefficient alone (kept index 0): Lh * Lw * bias there adds
-        # bias to every output, without a pass over the output.
-        product[0] += geo_h.fft_len * geo_w.fft_len * bias
-    return _inverse(product, cells, geo_h, geo_w, geo_h.full_out_len, geo_w.full_out_len,
+        add_constant(product, bias, geos)
+    return product
+
+
+def add_constant(spectrum, values, geos) -> None:
+    """Adds ``values`` (F,) to every output of channel f in the output spectrum (count, N, F),
+    in place: a constant is the DC coefficient alone (kept index 0), Lh * Lw * value there."""
+    spectrum[0] += geos[0].fft_len * geos[1].fft_len * values
+
+
+def project(spectrum, geos) -> torch.Tensor:
+    """``output_grad_spectrum(output_of_spectrum(spectrum))`` (count, N, F)."""
+    return output_grad_spectrum(output_of_spectrum(spectrum, geos), spectrum.shape[0], geos)
+
+
+def output_inner(grad_spectrum, spectrum, geos) -> torch.Tensor:
+    """sum(g * y) per output channel (F,) from D = :func:`output_grad_spectrum` of g and y's
+    kept spectrum Y: y sums w_c / (Lh Lw) Re(Y e^(...)) over the cells (w_c of the one-sided
+    column, :func:`one_sided_weights`), so <g, y> = sum w_c / (Lh Lw) Re(conj(D) Y)."""
+    geo_h, geo_w = geos
+    n_cols = cells_of(geos, spectrum.shape[0], spectrum.device).n_cols
+    weights = one_sided_weights(torch.arange(n_cols, device=spectrum.device), geo_w.fft_len,
+                                spectrum.real.dtype) / (geo_h.fft_len * geo_w.fft_len)
+    products = (grad_spectrum.conj() * spectrum).real
+    return (products.view(-1, n_cols, *products.shape[1:]) * weights[:, None, None]).sum((0, 1, 2))
+
+
+def output_of_spectrum(spectrum, geos) -> torch.Tensor:
+    """The output (N, F, H_out, W_out) of its kept spectrum (count, N, F)."""
+    geo_h, geo_w = geos
+    cells = cells_of(geos, spectrum.shape[0], spectrum.device)
+    return _inverse(spectrum, cells, geo_h, geo_w, geo_h.full_out_len, geo_w.full_out_len,
                     geo_h.stride, geo_w.stride).contiguous()
+
+
+def output_from_kept(kept, weight, bias, geos, backend: str, chunked: bool):
+    """The output (N, F, H_out, W_out) from the kept input spectrum (count, N, C)."""
+    return output_of_spectrum(output_spectrum(kept, weight, bias, geos, backend, chunked), geos)
+
+
+def output_grad_spectrum(grad_out, count: int, geos) -> torch.Tensor:
+    """D (count, N, F) complex: the kept spectrum of an output gradient (N, F, H_out, W_out)
+    placed at the strided output positions (the adjoint of :func:`output_of_spectrum` up to the
+    scale that :func:`weight_grad_2d` and :func:`_inverse` apply)."""
+    geo_h, geo_w = geos
+    grad = grad_out
+    if geo_h.stride > 1 or geo_w.stride > 1:
+        grad = grad_out.new_zeros(*grad_out.shape[:2], geo_h.full_out_len, geo_w.full_out_len)
+        grad[..., ::geo_h.stride, ::geo_w.stride] = grad_out
+    return kept_spectrum(grad, geos, cells_of(geos, count, grad_out.device))
 
 
 def backward(grad_out, kept, weight, cuts, geos, needs, backend: str, chunked: bool):
     """(grad_x, grad_w, grad_b) from the output gradient; None where ``needs`` (x, weight,
     bias) is False. Differentiable (the double backward runs it with grad mode on)."""
+    return backward_from_spectrum(output_grad_spectrum(grad_out, kept.shape[0], geos), kept,
+                                  weight, cuts, geos, needs, backend, chunked)
+
+
+def backward_from_spectrum(grad_spectrum, kept, weight, cuts, geos, needs, backend: str,
+                           chunked: bool):
+    """:func:`backward` from D = :func:`output_grad_spectrum` of the output gradient."""
     geo_h, geo_w = geos
-    cells = kept_cells(geo_h, geo_w, level_of_count(geo_h, geo_w, kept.shape[0]), kept.device)
-    grad = grad_out
-    if geo_h.stride > 1 or geo_w.stride > 1:
-        grad = grad_out.new_zeros(*grad_out.shape[:2], geo_h.full_out_len, geo_w.full_out_len)
-        grad[..., ::geo_h.stride, ::geo_w.stride] = grad_out
-    grad_spectrum = kept_spectrum(grad, geos, cells)  # (count, N, F)
+    cells = cells_of(geos, kept.shape[0], kept.device)
     want_x, want_w, want_b = needs
     grad_b = grad_spectrum[0].real.sum(0) if want_b else None  # DC: the sum over positions
     if cuts.numel():
         levels = _cached_levels(geo_h.fft_len, geo_w.fft_len, kept.device)
         grad_spectrum = grad_spectrum.masked_fill(_above_cut(cuts, cells.levels(levels)), 0)
     grad_x = grad_w = None
+    # The weight gradient first: its temporaries are gone before grad_x is allocated.
+    if want_w:
+        grad_w = weight_grad_2d(grad_spectrum, kept, geo_h, geo_w, cells, backend, chunked)
     if want_x:
         spectrum = filter_times_2d(grad_spectrum, weight, geo_h, geo_w, cells, True, backend,
                                    chunked)
         grad_x = _inverse(spectrum, cells, geo_h, geo_w, geo_h.in_len, geo_w.in_len).contiguous()
-    if want_w:
-        grad_w = weight_grad_2d(grad_spectrum, kept, geo_h, geo_w, cells, backend, chunked)
     return grad_x, grad_w, grad_b
 
 

@@ -45,8 +45,8 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int, *, spatial
 
     Input (N, C_in, *S), output (N, C_out, *S) with S = (L,) or (H, W). A ``"direct"`` block is a
     :class:`ConvBlock`. An ``"fft"`` block with ``low_memory`` is a
-    :class:`bandts.nn.BandLimitedBlock`, which keeps only the convolution's compressed input
-    spectrum for backward and recomputes the rest; without it a :class:`ConvBlock`. All have
+    :class:`bandts.nn.BandLimitedBlock`, which keeps only the convolution's compressed input and
+    output spectra and the ReLU's mask bits for backward; without it a :class:`ConvBlock`. All have
     submodules ``conv`` and ``bn`` (the same state-dict keys). The band-limited layer is converted
     from a direct one, so for a given seed both kinds start from identical weights.
     """
@@ -74,8 +74,8 @@ class FCN(nn.Module):
         fft_size, backend, plan: options of the ``"fft"`` layers (see
             :class:`bandts.nn.BandLimitedConv1d`).
         low_memory: build each ``"fft"`` block as a :class:`bandts.nn.BandLimitedBlock` (saves
-            only the compressed spectrum, recomputes the convolution's output in backward: about
-            a quarter more CPU time per step); False keeps conv, BatchNorm and ReLU separate.
+            only compressed spectra and the ReLU's mask bits; its backward works on the spectra);
+            False keeps conv, BatchNorm and ReLU separate.
 
     Forward: input (N, C, *S) float -> logits (N, n_classes). Any spatial size works (global
     average pooling); each sample is processed independently in eval mode.

@@ -1,5 +1,5 @@
-"""``conv -> BatchNorm -> ReLU`` with a band-limited convolution, keeping only the compressed
-spectrum for backward."""
+"""``conv -> BatchNorm -> ReLU`` with a band-limited convolution, keeping only compressed spectra
+and a bit mask for backward."""
 
 import torch
 from torch import nn
@@ -10,13 +10,13 @@ from bandts.nn.conv import _BandLimitedMixin
 
 class BandLimitedBlock(nn.Module):
     """``relu(bn(conv(x)))`` computed by one operator that saves for backward only the
-    convolution's kept input spectrum and the batch statistics, and recomputes the rest
-    (:mod:`bandts.functional.conv_bn_relu`).
+    convolution's kept input and output spectra, the ReLU's mask (a bit per value on the CPU)
+    and the batch statistics (:mod:`bandts.functional.conv_bn_relu`).
 
     Same values, gradients and running-statistics updates as ``nn.Sequential(conv, bn,
     nn.ReLU())``; the submodules ``conv`` and ``bn`` are the given ones (their parameters and
-    state-dict keys are unchanged). The price of the memory is recomputing the convolution's
-    output in backward. Double backward through the block raises an error.
+    state-dict keys are unchanged). Backward works on the kept spectra, never on the full-length
+    output. Double backward through the block raises an error.
 
     Args:
         conv: a :class:`BandLimitedConv1d` or :class:`BandLimitedConv2d`.

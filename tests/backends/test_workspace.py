@@ -10,7 +10,9 @@ from bandts.functional import bandlimited_conv1d
 
 
 @pytest.fixture(autouse=True)
-def fresh_workspace():
+def fresh_workspace(monkeypatch):
+    # These tests keep buffers of every size; test_small_requests_... checks the threshold.
+    monkeypatch.setattr(workspace, "KEEP_MIN_BYTES", 0)
     workspace.release()
     yield
     workspace.release()
@@ -51,6 +53,16 @@ def test_large_requests_and_other_devices_are_not_kept(monkeypatch):
     with workspace.scratch("a", (4,), torch.empty(0, device="meta")) as meta:
         assert meta.device.type == "meta"
     assert workspace.kept_bytes() == 0
+
+
+def test_small_requests_are_not_kept(monkeypatch):
+    monkeypatch.setattr(workspace, "KEEP_MIN_BYTES", 64)
+    with workspace.scratch("a", (15,), torch.empty(0)) as small:
+        assert small.shape == (15,)
+    assert workspace.kept_bytes() == 0
+    with workspace.scratch("a", (16,), torch.empty(0)):
+        pass
+    assert workspace.kept_bytes() == 64
 
 
 def test_each_thread_has_its_own_buffers():

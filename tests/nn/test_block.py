@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from bandts.functional import Band
+from bandts.functional import Band, conv_bn_relu
 from bandts.nn import BandLimitedBlock, BandLimitedConv1d, BandLimitedConv2d, calibrate_cuts
 from bandts.nn.memory import record_saved_bytes
 
@@ -39,8 +39,10 @@ def _spread(dims, dtype=torch.float32):
 
 @pytest.mark.parametrize("dims", [1, 2])
 @pytest.mark.parametrize("band", BANDS)
-@pytest.mark.parametrize("plan", ["cpu", "accelerator"])
-def test_block_equals_the_unfused_layers(dims, band, plan):
+@pytest.mark.parametrize("plan, slice_bytes", [("cpu", None), ("cpu", 1), ("accelerator", None)])
+def test_block_equals_the_unfused_layers(dims, band, plan, slice_bytes, monkeypatch):
+    if slice_bytes is not None:  # one sample per slice: P(g) is assembled from slices
+        monkeypatch.setattr(conv_bn_relu, "SLICE_BYTES", slice_bytes)
     fused, unfused = _pair(dims, band, plan)
     for training in (True, False):
         fused.train(training)
@@ -80,7 +82,7 @@ def test_momentum_none_and_calibration_pass_through_the_block():
     assert list(cuts) == ["conv"] and fused.conv.frozen_cut is not None
 
 
-def test_block_saves_only_the_kept_spectrum_and_the_statistics():
+def test_block_saves_only_the_kept_spectra_the_mask_bits_and_the_statistics():
     x = torch.randn(16, 32, 270)
     saved = {}
     for name, band in (("full", Band()), ("half", Band(compress_rate=0.5))):
@@ -91,8 +93,10 @@ def test_block_saves_only_the_kept_spectrum_and_the_statistics():
         saved[name] = sum(per_layer.values())
     keep_full, keep_half = 145, 72  # L = 288 -> M = 145; c = 0.5 keeps 72
     stats = 2 * 64 * 4
-    assert saved["full"] == keep_full * 2 * 16 * 32 * 4 + stats
-    assert saved["half"] == keep_half * 2 * 16 * 32 * 4 + stats
+    mask = 16 * 64 * 270 // 8  # the ReLU's mask, a bit per output value
+    spectra = 2 * 16 * (32 + 64) * 4  # per kept bin: input and output, (2, N, C) and (2, N, F)
+    assert saved["full"] == keep_full * spectra + mask + stats
+    assert saved["half"] == keep_half * spectra + mask + stats
 
 
 def test_double_backward_and_bad_layers_raise_clear_errors():
