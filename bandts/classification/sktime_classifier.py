@@ -54,7 +54,7 @@ class BandLimitedFCNClassifier(BaseClassifier):
                  fft_size="minimal", backend="auto", low_memory=True, filters=(128, 256, 128),
                  kernel_sizes=(8, 5, 3), n_epochs=100, batch_size=None, learning_rate=None,
                  recipe="paper", validation_fraction=None, n_iter_no_change=None, device="auto",
-                 random_state=None, verbose=False):
+                 compile_mode=None, random_state=None, verbose=False):
         self.compress_rate = compress_rate
         self.preserve_energy = preserve_energy
         self.energy_scope = energy_scope
@@ -73,6 +73,7 @@ class BandLimitedFCNClassifier(BaseClassifier):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.compile_mode = compile_mode
         self.random_state = random_state
         self.verbose = verbose
         super().__init__()

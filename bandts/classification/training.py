@@ -3,6 +3,7 @@ training")."""
 
 import copy
 import time
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,9 @@ RECIPES = {
                   min_lr=1e-4, fixed_batch_size=None),
 }
 
+# torch.compile's modes, accepted by the estimators' ``compile_mode`` (None: eager).
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
 
 def make_batches(n_samples: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
     """Shuffled index batches for one epoch; a trailing batch of a single sample is merged into
@@ -74,6 +78,50 @@ def mean_loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: in
     return total / len(X)
 
 
+def step_loss(model: nn.Module, compile_mode: str | None):
+    """The training loss function ``(xb, yb) -> mean cross-entropy of model(xb)``, eager for
+    ``compile_mode=None``, else compiled with that torch.compile mode.
+
+    Compiled with ``dynamic=False``: every batch size gets its own graph (at most two per fit,
+    the batch size and the last batch's), as CUDA graphs need static shapes. The plain function
+    is compiled, not the module, so no compiled wrapper ever reaches the fitted model.
+    """
+    def loss(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(model(xb), yb)
+
+    if compile_mode is None:
+        return loss
+    compiled = torch.compile(own_code(loss), mode=compile_mode, dynamic=False)
+    # An energy cut keeps a data-dependent number of bins; without this flag each fused block
+    # would run eagerly between graphs. Patched around each call (tracing happens there), so no
+    # global dynamo setting changes.
+    return torch._dynamo.config.patch(capture_dynamic_output_shape_ops=True)(compiled)
+
+
+def own_code(function: types.FunctionType) -> types.FunctionType:
+    """``function`` with a code object of its own.
+
+    Dynamo keeps the graphs it compiles per code object, at most ``recompile_limit`` of them
+    (8 by default), then runs that code eagerly with only a logged warning. Shared by every
+    fit, the loss function would reach it within a grid search (graphs per network, mode and
+    batch size); with its own code object each fit compiles its own graphs (helped by
+    inductor's caches) and frees them with the function.
+    """
+    return types.FunctionType(function.__code__.replace(), function.__globals__,
+                              function.__name__, function.__defaults__, function.__closure__)
+
+
+def reported_layers(model: nn.Module, compiled: bool) -> list:
+    """(name, layer) of the band-limited layers whose ``kept_bins`` the history records.
+
+    Compiled code does not update ``kept_bins``: only the first step of a fit runs eagerly (it
+    measures the memory). A static band keeps the same bins for every batch (one length), so
+    that step's value holds throughout; an energy cut's changes with the data, and is left out.
+    """
+    return [(name, layer) for name, layer in bandlimited_layers(model)
+            if not compiled or layer.band.is_static]
+
+
 @dataclass
 class TrainingResult:
     """What :func:`train` returns: per-epoch history, epochs run and the memory measurement."""
@@ -86,7 +134,7 @@ class TrainingResult:
 def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, recipe: Recipe, n_epochs: int,
           batch_size: int, learning_rate: float, generator: torch.Generator,
           validation: tuple | None = None, n_iter_no_change: int | None = None,
-          verbose: bool = False) -> TrainingResult:
+          compile_mode: str | None = None, verbose: bool = False) -> TrainingResult:
     """Train ``model`` in place and leave it holding the weights of the lowest monitored loss.
 
     Args:
@@ -99,14 +147,19 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, recipe: Recipe,
             and early stopping), otherwise the training loss is.
         n_iter_no_change: stop after this many epochs without improvement of the monitored loss;
             None trains all ``n_epochs``.
+        compile_mode: None trains eagerly; else the torch.compile mode of the training steps'
+            forward and backward (:func:`step_loss`). The first step runs eagerly, as it
+            measures the memory; the validation loss is computed eagerly.
         verbose: tqdm progress bar over epochs.
 
     Returns:
         :class:`TrainingResult`; history entries hold epoch, loss (mean training loss of the
         epoch), learning_rate, seconds (training time of the epoch), kept_bins {layer: max kept
-        bins over the epoch's batches} and val_loss when validating.
+        bins over the epoch's batches; with ``compile_mode``, static bands only, see
+        :func:`reported_layers`) and val_loss when validating.
     """
-    band_layers = bandlimited_layers(model)  # their kept bins go into the history
+    band_layers = reported_layers(model, compiled=compile_mode is not None)
+    loss_of = step_loss(model, compile_mode)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=recipe.lr_factor, patience=recipe.lr_patience,
@@ -126,10 +179,10 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, recipe: Recipe,
             if not measured:
                 with record_saved_bytes(model) as saved_bytes:
                     logits = model(xb)
+                loss = nn.functional.cross_entropy(logits, yb)
                 measured = True
             else:
-                logits = model(xb)
-            loss = nn.functional.cross_entropy(logits, yb)
+                loss = loss_of(xb, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

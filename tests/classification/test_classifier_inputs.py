@@ -198,6 +198,7 @@ def test_bad_prediction_input():
     ({"validation_fraction": 1.0}, "validation_fraction"),
     ({"n_iter_no_change": 0}, "n_iter_no_change"),
     ({"device": "tpu"}, "device must be"),
+    ({"compile_mode": "fast"}, "compile_mode"),
 ])
 def test_bad_parameters_are_reported_at_fit(params, match):
     est = BandLimitedFCN(**{**FAST, **params})  # stored untouched, no error yet
