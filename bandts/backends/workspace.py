@@ -8,10 +8,10 @@ small CPU). A named slot keeps one buffer, grown to the largest request, for the
 
 Only CPU buffers from :data:`KEEP_MIN_BYTES` to :data:`KEEP_MAX_BYTES` are kept (CUDA memory has
 PyTorch's caching allocator): smaller ones are allocated afresh at no measurable cost, and are
-not held (benchmarks/bench_workspace.py compares both policies per layer). Every kept byte counts
+not held (benchmarks/bench_workspace.py compares the policies per layer). Every kept byte counts
 in the memory a user pays for (:func:`kept_bytes`; benchmarks/bench_memory.py adds it to the
-peak). A slot is lent for the body of a ``with`` block; a request for a slot already lent out (a nested call) gets a fresh
-tensor instead, so lending is always safe. Never return a lent tensor or save it for backward:
+peak). A slot is lent for the body of a ``with`` block; a request for a slot already lent out (a
+nested call) gets a fresh tensor instead, so lending is always safe. Never return a lent tensor or save it for backward:
 the next call overwrites it. :func:`release` frees this thread's buffers.
 """
 

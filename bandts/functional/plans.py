@@ -1,6 +1,6 @@
 """Execution plans: how a band-limited convolution is computed on a device.
 
-- ``"cpu"``: bounded temporaries (chunks of frequencies, scratch buffers kept between calls),
+- ``"cpu"``: bounded temporaries (chunks of frequencies, large scratch buffers kept between calls),
   split-complex layout, GEMM transforms while the band is narrow. Fast on a few cores, where
   memory traffic and page faults dominate.
 - ``"accelerator"``: few large operations over the whole batch (FFTs, cached DFT matrices, one
