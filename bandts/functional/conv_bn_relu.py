@@ -36,7 +36,6 @@ from bandts.backends import resolve_backend
 from bandts.functional import conv1d_cpu, conv1d_dense, conv1d_op, conv2d_op, conv2d_plan
 from bandts.functional.band import Band
 from bandts.functional.chunks import chunk_ranges
-from bandts.functional.dft import cached_constant
 from bandts.functional.conv1d_op import geometry_of
 from bandts.functional.conv2d_op import geometries_of
 from bandts.functional.geometry import resolve_geometry
@@ -119,10 +118,12 @@ def _batch_statistics(y: torch.Tensor):
     return torch.var_mean(y, [0, *range(2, y.dim())], correction=0)
 
 
-@cached_constant
-def _bit_values(device) -> torch.Tensor:
-    with torch.inference_mode(False):
-        return torch.tensor([1, 2, 4, 8, 16, 32, 64, 128], dtype=torch.uint8, device=device)
+# Eight bytes of 0 / 1 (one int64 word) times this constant hold their bits, byte i at bit 63 - i,
+# in the top byte, and a byte times it holds its bit 7 - i at bit 8 i + 7: the partial products
+# never share a bit position, so no carry disturbs either. One multiply packs or spreads eight
+# values (the constant is 0x8040201008040201 as a signed int64).
+_BIT_SPREAD = 0x8040201008040201 - 2**64
+_LOW_BITS = 0x0101010101010101
 
 
 def _relu_mask(out: torch.Tensor, conv: "_Convolution") -> torch.Tensor:
@@ -134,13 +135,15 @@ def _relu_mask(out: torch.Tensor, conv: "_Convolution") -> torch.Tensor:
     flat = positive.reshape(-1)
     if flat.numel() % 8:
         flat = torch.cat([flat, flat.new_zeros(-flat.numel() % 8)])
-    return (flat.view(-1, 8).view(torch.uint8) * _bit_values(flat.device)).sum(
-        1, dtype=torch.uint8)
+    words = flat.view(torch.int64)
+    return torch.bitwise_and(torch.bitwise_right_shift(words * _BIT_SPREAD, 56), 0xFF).to(
+        torch.uint8)
 
 
 def _unpacked_bits(packed: torch.Tensor, count: int) -> torch.Tensor:
-    """The first ``count`` bits of packed bytes (:func:`_relu_mask`), as bool."""
-    return torch.bitwise_and(packed[:, None], _bit_values(packed.device)).view(-1)[:count] != 0
+    """The first ``count`` values packed by :func:`_relu_mask`, as bool."""
+    spread = torch.bitwise_right_shift(packed.to(torch.int64) * _BIT_SPREAD, 7)
+    return spread.bitwise_and_(_LOW_BITS).view(torch.bool)[:count]
 
 
 def conv_bn_relu_impl(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
