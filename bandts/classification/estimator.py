@@ -73,9 +73,9 @@ class BandLimitedFCN(ClassifierMixin, BaseEstimator):
         Band-limited blocks (conv -> BatchNorm -> ReLU) keep only the compressed input and
         output spectra and the ReLU's mask bits for backward
         (:class:`bandts.nn.BandLimitedBlock`): about 2x less activation memory at
-        ``compress_rate=0.5`` than the direct network, 4x less at 0.75, for somewhat more CPU
-        time per step than separate layers (README, "Memory"). False keeps the three layers
-        separate. Predictions agree up to rounding.
+        ``compress_rate=0.5`` than the direct network, 4x less at 0.75, for about the CPU time
+        per step of separate layers (README, "Memory"). False keeps the three layers separate.
+        Predictions agree up to rounding.
     spatial_dims : {1, 2}, default=1
         1: series, X shaped (n, length) or (n, channels, length); 2: images, (n, H, W) or
         (n, C, H, W) (the same network with 2D convolutions).

@@ -35,6 +35,7 @@ import torch
 from bandts.backends import resolve_backend
 from bandts.functional import conv1d_cpu, conv1d_dense, conv1d_op, conv2d_op, conv2d_plan
 from bandts.functional.band import Band
+from bandts.functional.bits import packed_bits, unpacked_bits
 from bandts.functional.chunks import chunk_ranges
 from bandts.functional.conv1d_op import geometry_of
 from bandts.functional.conv2d_op import geometries_of
@@ -118,32 +119,11 @@ def _batch_statistics(y: torch.Tensor):
     return torch.var_mean(y, [0, *range(2, y.dim())], correction=0)
 
 
-# Eight bytes of 0 / 1 (one int64 word) times this constant hold their bits, byte i at bit 63 - i,
-# in the top byte, and a byte times it holds its bit 7 - i at bit 8 i + 7: the partial products
-# never share a bit position, so no carry disturbs either. One multiply packs or spreads eight
-# values (the constant is 0x8040201008040201 as a signed int64).
-_BIT_SPREAD = 0x8040201008040201 - 2**64
-_LOW_BITS = 0x0101010101010101
-
-
-def _relu_mask(out: torch.Tensor, conv: "_Convolution") -> torch.Tensor:
-    """Where the output is positive: bits, eight to a byte ((ceil(numel / 8),) uint8) on the
-    CPU plan; a bool per value on the accelerator plan, where packing would cost launches."""
+def _relu_mask(out: torch.Tensor, conv: _Convolution) -> torch.Tensor:
+    """Where the output is positive: bits, eight to a byte, on the CPU plan; a bool per value on
+    the accelerator plan, where packing would cost launches."""
     positive = out > 0
-    if not conv.chunked:
-        return positive
-    flat = positive.reshape(-1)
-    if flat.numel() % 8:
-        flat = torch.cat([flat, flat.new_zeros(-flat.numel() % 8)])
-    words = flat.view(torch.int64)
-    return torch.bitwise_and(torch.bitwise_right_shift(words * _BIT_SPREAD, 56), 0xFF).to(
-        torch.uint8)
-
-
-def _unpacked_bits(packed: torch.Tensor, count: int) -> torch.Tensor:
-    """The first ``count`` values packed by :func:`_relu_mask`, as bool."""
-    spread = torch.bitwise_right_shift(packed.to(torch.int64) * _BIT_SPREAD, 7)
-    return spread.bitwise_and_(_LOW_BITS).view(torch.bool)[:count]
+    return packed_bits(positive) if conv.chunked else positive
 
 
 def conv_bn_relu_impl(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
@@ -207,10 +187,10 @@ def _relu_gradient(grad_out, mask, start: int, stop: int) -> torch.Tensor:
         return grad_out[start:stop] * mask[start:stop]
     per_sample = grad_out[0].numel()
     if per_sample % 8 == 0:  # the slice's bits are whole bytes
-        bits = _unpacked_bits(mask[start * per_sample // 8:stop * per_sample // 8],
+        bits = unpacked_bits(mask[start * per_sample // 8:stop * per_sample // 8],
                               (stop - start) * per_sample)
     else:
-        bits = _unpacked_bits(mask, grad_out.numel())[start * per_sample:stop * per_sample]
+        bits = unpacked_bits(mask, grad_out.numel())[start * per_sample:stop * per_sample]
     return grad_out[start:stop] * bits.view(stop - start, *grad_out.shape[1:])
 
 

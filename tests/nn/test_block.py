@@ -2,7 +2,6 @@
 statistics, gradcheck, and what it saves for backward."""
 
 import copy
-import types
 
 import pytest
 import torch
@@ -125,16 +124,3 @@ def test_compiled_block_in_training_gives_the_eager_values_gradients_and_statist
     for a, b in zip(grads, eager_grads):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(twin.bn.running_var, fused.bn.running_var)
-
-
-@pytest.mark.parametrize("numel", [1, 7, 8, 9, 64, 1001])
-def test_relu_mask_bits_round_trip(numel):
-    torch.manual_seed(numel)
-    out = torch.randn(numel)
-    cpu_plan = types.SimpleNamespace(chunked=True)
-    packed = conv_bn_relu._relu_mask(out, cpu_plan)
-    assert packed.dtype == torch.uint8 and packed.numel() == -(-numel // 8)
-    assert torch.equal(conv_bn_relu._unpacked_bits(packed, numel), out > 0)
-    # the bits of any whole bytes unpack alone
-    if numel >= 16:
-        assert torch.equal(conv_bn_relu._unpacked_bits(packed[1:2], 8), out[8:16] > 0)
