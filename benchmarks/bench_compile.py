@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_io import save_results  # noqa: E402
+from results_io import print_table, save_results  # noqa: E402
 
 from bandts.functional import Band  # noqa: E402
 from bandts.models import FCN  # noqa: E402
@@ -93,12 +93,10 @@ def main() -> int:
         compiled_ms = statistics.median(times[(row["config"], "compiled")])
         row.update(eager_ms=round(eager_ms, 2), compiled_ms=round(compiled_ms, 2),
                    compiled_vs_eager=round(compiled_ms / eager_ms, 3))
-    print(f"{'config':>8} {'compile s':>10} {'eager ms':>9} {'compiled ms':>12} {'ratio':>6} "
-          f"{'max |diff|':>11}")
-    for r in rows:
-        print(f"{r['config']:>8} {r['first_compiled_step_s']:>10.1f} {r['eager_ms']:>9.1f} "
-              f"{r['compiled_ms']:>12.1f} {r['compiled_vs_eager']:>6.2f} "
-              f"{r['max_abs_difference']:>11.1e}")
+    print_table(rows, [("config", "config", ">8"), ("compile s", "first_compiled_step_s", ">10.1f"),
+                       ("eager ms", "eager_ms", ">9.1f"), ("compiled ms", "compiled_ms", ">12.1f"),
+                       ("ratio", "compiled_vs_eager", ">6.2f"),
+                       ("max |diff|", "max_abs_difference", ">11.1e")])
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "torch": torch.__version__,
             "threads": args.threads, "rounds": args.rounds, "batch": 16, "length": 270}
     path = save_results(args.out, "bench_compile", meta, rows)

@@ -46,7 +46,7 @@ import sys
 import time
 from pathlib import Path
 
-from results_io import save_results
+from results_io import print_table, save_results
 
 CONFIGS = ("sktime", "direct", "fft-0", "fft-0.5", "fft-0.75")
 BATCH_SIZE = 16
@@ -160,19 +160,11 @@ def add_ratios(rows: list[dict]) -> None:
         r["accuracy_vs_full"] = r["accuracy"] - full["accuracy"] if full else None
 
 
-def print_table(rows: list[dict]) -> None:
-    def fmt(value, spec):
-        return "-" if value is None else format(value, spec)
-
-    header = (f"{'dataset':<12} {'config':<9} {'epoch s':>8} {'x sktime':>8} {'peak MB':>8} "
-              f"{'train MB':>8} {'saved MB':>8} {'acc':>6} {'acc-full':>8}")
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        print(f"{r['dataset']:<12} {r['config']:<9} {r['epoch_seconds']:>8.2f} "
-              f"{fmt(r['epoch_time_ratio'], '8.2f')} {r['peak_rss_mb']:>8.0f} "
-              f"{r['train_rss_mb']:>8.0f} {r['saved_mb']:>8.1f} {r['accuracy']:>6.3f} "
-              f"{fmt(r['accuracy_vs_full'], '+8.3f')}")
+TABLE = [("dataset", "dataset", "<12"), ("config", "config", "<9"),
+         ("epoch s", "epoch_seconds", ">8.2f"), ("x sktime", "epoch_time_ratio", ">8.2f"),
+         ("peak MB", "peak_rss_mb", ">8.0f"), ("train MB", "train_rss_mb", ">8.0f"),
+         ("saved MB", "saved_mb", ">8.1f"), ("acc", "accuracy", ">6.3f"),
+         ("acc-full", "accuracy_vs_full", "+8.3f")]
 
 
 def check_targets(rows: list[dict]) -> list[str]:
@@ -230,7 +222,7 @@ def main(argv=None) -> None:
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     rows = merge_seeds(rows)
     add_ratios(rows)
-    print_table(rows)
+    print_table(rows, TABLE)
     targets = check_targets(rows)
     print("\n".join(targets))
 

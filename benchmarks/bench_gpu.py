@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_io import save_results  # noqa: E402
+from results_io import print_table, save_results  # noqa: E402
 
 from bandts.functional import Band  # noqa: E402
 from bandts.models import FCN  # noqa: E402
@@ -197,12 +197,10 @@ def main() -> int:
                 row["ms_vs_direct"] = round(row["ms"] / base["ms"], 3)
                 row["peak_vs_direct"] = round(row["peak_mb"] / base["peak_mb"], 3) \
                     if base["peak_mb"] == base["peak_mb"] and base["peak_mb"] else None
-    print(f"{'shape':>8} {'kind':>22} {'config':>14} {'ms':>9} {'x direct':>9} {'peak MB':>9} "
-          f"{'x direct':>9}")
-    for r in rows:
-        print(f"{r['shape']:>8} {r['kind']:>22} {r['config']:>14} {r['ms']:9.3f} "
-              f"{r['ms_vs_direct']:9.2f} {r['peak_mb']:9.1f} "
-              f"{r['peak_vs_direct'] if r['peak_vs_direct'] is not None else float('nan'):9.2f}")
+    print_table(rows, [("shape", "shape", ">8"), ("kind", "kind", ">22"),
+                       ("config", "config", ">14"), ("ms", "ms", ">9.3f"),
+                       ("x direct", "ms_vs_direct", ">9.2f"), ("peak MB", "peak_mb", ">9.1f"),
+                       ("x direct", "peak_vs_direct", ">9.2f")])
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "torch": torch.__version__,
             "device": str(device), "rounds": args.rounds, "repeats": args.repeats,
             **gpu_description(device)}

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from bandts.backends import workspace
 from bandts.functional import bandlimited_conv1d
-from results_io import save_results
+from results_io import print_table, save_results
 from timing_cli import set_up_torch, timing_parser
 
 RATES = (0.5, 0.75)
@@ -36,6 +36,12 @@ SHAPES = [("FCN 1->128 k8", 32, 1, 128, 8, 270), ("FCN 128->256 k5", 32, 128, 25
           ("FCN 256->128 k3", 32, 256, 128, 3, 270), ("FCN 1->128 k8", 32, 1, 128, 8, 1024),
           ("FCN 128->256 k5", 32, 128, 256, 5, 1024), ("FCN 256->128 k3", 32, 256, 128, 3, 1024)]
 # (KEEP_MIN_BYTES, KEEP_MAX_BYTES): every buffer kept, the workspace's own bounds, none kept.
+TABLE = [("shape", "shape", "<17"), ("L", "length", ">5"), ("c", "rate", ">5"),
+         ("torch ms", "torch_ms", ">9.2f"), ("kept ms", "kept_ms", ">8.2f"),
+         ("bounded", "bounded_ms", ">8.2f"), ("fresh ms", "fresh_ms", ">8.2f"),
+         ("fresh/kept", "fresh_vs_kept", ">10.3f"), ("bounded/kept", "bounded_vs_kept", ">12.3f"),
+         ("largest MiB", "largest_buffer_mib", ">11.2f"),
+         ("held MiB kept", "kept_held_mib", ">13.2f"), ("bounded", "bounded_held_mib", ">7.2f")]
 POLICIES = {"kept": (0, 2**62), "bounded": (workspace.KEEP_MIN_BYTES, workspace.KEEP_MAX_BYTES),
             "fresh": (2**62, 0)}
 
@@ -105,17 +111,7 @@ def main():
     args = timing_parser(__doc__.splitlines()[0]).parse_args()
     set_up_torch(args)
     rows = run(args.rounds)
-    header = (f"{'shape':<18}{'L':>6}{'c':>6}{'torch ms':>10}{'kept ms':>9}{'bounded':>9}"
-              f"{'fresh ms':>9}{'fresh/kept':>11}{'bounded/kept':>13}{'largest MiB':>12}"
-              f"{'held MiB kept':>14}{'bounded':>8}")
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        print(f"{r['shape']:<18}{r['length']:>6}{r['rate']:>6}{r['torch_ms']:>10.2f}"
-              f"{r['kept_ms']:>9.2f}{r['bounded_ms']:>9.2f}{r['fresh_ms']:>9.2f}"
-              f"{r['fresh_vs_kept']:>11.3f}{r['bounded_vs_kept']:>13.3f}"
-              f"{r['largest_buffer_mib']:>12.2f}{r['kept_held_mib']:>14.2f}"
-              f"{r['bounded_held_mib']:>8.2f}")
+    print_table(rows, TABLE)
     meta = {"torch": torch.__version__, "threads": args.threads, "rounds": args.rounds,
             "keep_min_bytes": workspace.KEEP_MIN_BYTES, "keep_max_bytes": workspace.KEEP_MAX_BYTES}
     path = save_results(args.out, "bench_workspace", meta, rows)

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import torch
 
-from results_io import save_results
+from results_io import print_table, save_results
 from timing_cli import timing_parser
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,15 +174,10 @@ def aggregate(records: list[dict]) -> list[dict]:
     return rows
 
 
-def print_table(rows: list[dict]) -> None:
-    header = (f"{'benchmark':<19}{'row':<31}{'unit':<8}{'base t':>9}{'cur t':>9}"
-              f"{'base ratio':>11}{'cur ratio':>10}{'cur/base t':>11}")
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        print(f"{r['benchmark']:<19}{r['row']:<31}{r['unit']:<8}{r['base_time']:>9.3g}"
-              f"{r['current_time']:>9.3g}{r['base_ratio']:>11.3f}{r['current_ratio']:>10.3f}"
-              f"{r['current_vs_base_time']:>11.3f}")
+TABLE = [("benchmark", "benchmark", "<18"), ("row", "row", "<30"), ("unit", "unit", "<7"),
+         ("base t", "base_time", ">8.3g"), ("cur t", "current_time", ">8.3g"),
+         ("base ratio", "base_ratio", ">10.3f"), ("cur ratio", "current_ratio", ">9.3f"),
+         ("cur/base t", "current_vs_base_time", ">10.3f")]
 
 
 def run_rounds(trees: dict, args, out_dir: Path) -> list[dict]:
@@ -220,7 +215,7 @@ def main() -> None:
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as out_dir:
         rows = aggregate(run_rounds(trees, args, Path(out_dir)))
-    print_table(rows)
+    print_table(rows, TABLE)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "base": args.base,
             "base_revision": base, "current_revision": git("rev-parse", "HEAD"),
             "current_uncommitted_changes": bool(git("status", "--porcelain", "--", "bandts",

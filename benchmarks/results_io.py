@@ -1,8 +1,10 @@
-"""Saving a benchmark's measurements: one JSON file (run metadata and rows) and one CSV (rows)."""
+"""Saving a benchmark's measurements (one JSON file of run metadata and rows, one CSV of rows)
+and printing them as a table."""
 
 import csv
 import json
 import platform
+import re
 from pathlib import Path
 
 
@@ -33,3 +35,22 @@ def save_results(out_dir: Path, name: str, meta: dict, rows: list[dict],
         writer.writeheader()
         writer.writerows(rows)
     return json_path
+
+
+_SPEC = re.compile(r"(?P<align>[<>^])?(?P<sign>[-+ ])?(?P<width>\d+)")
+
+
+def print_table(rows: list[dict], columns: list[tuple]) -> None:
+    """Print ``rows`` under a header and a rule, one column per (title, key, format spec) of
+    ``columns``; the spec holds the alignment and width (e.g. ``"<18"``, ``">9.2f"``,
+    ``"+8.3f"``), a missing or None value prints as "-"."""
+    cells = []
+    for title, _, spec in columns:
+        match = _SPEC.match(spec)
+        cells.append((f"{match['align'] or '>'}{match['width']}", spec))
+    header = " ".join(format(title, plain) for (title, _, _), (plain, _) in zip(columns, cells))
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(" ".join(format("-", plain) if row.get(key) is None else format(row[key], spec)
+                       for (_, key, _), (plain, spec) in zip(columns, cells)))
